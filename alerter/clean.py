@@ -1,0 +1,208 @@
+"""Pure functions that turn what a source said into clean, comparable values."""
+
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup
+
+LONDON = ZoneInfo("Europe/London")
+_WHITESPACE = re.compile(r"\s+")
+_MARKUP_HINT = re.compile(r"[<&]")
+_LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z0-9]+;")
+# Elements whose text is code or styling, never prose.
+_DROPPED_ELEMENTS = ("script", "style", "noscript", "template", "iframe", "object")
+# Query parameters that only track the click and never change the page.
+_TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|mc_cid|mc_eid|_hsenc|_hsmi)$", re.I)
+
+
+def clean_text(value: str | None) -> str:
+    """Plain text from feed-provided text or HTML: markup removed, entities decoded, spaces collapsed.
+
+    Nothing a source sends is trusted as HTML; the contents of script and style elements are dropped.
+    Text that still looks like markup after one pass was escaped twice by the source and gets another.
+    """
+    text = value or ""
+    for _ in range(3):
+        if not _MARKUP_HINT.search(text):
+            break
+        soup = BeautifulSoup(text, "html.parser")
+        for element in soup(_DROPPED_ELEMENTS):
+            element.decompose()
+        text = soup.get_text(" ")
+        if not _LOOKS_LIKE_MARKUP.search(text):
+            break
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+class InvalidURL(ValueError):
+    """A link that cannot be turned into an absolute http(s) URL."""
+
+
+def canonical_url(link: str, base: str | None = None) -> str:
+    """An absolute http(s) URL without fragment or click-tracking parameters.
+
+    The scheme and host are lower-cased; the path and the order of the other parameters are kept.
+    """
+    link = link.strip()
+    absolute = urljoin(base, link) if base else link
+    parts = urlsplit(absolute)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidURL(f"not an absolute http(s) link: {link!r}")
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
+    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+
+
+def looks_like_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def content_hash(title: str, summary: str) -> str:
+    """Fingerprint of what a reader sees; a change means the item was edited at the source."""
+    return hashlib.sha256(f"{title}\x1f{summary}".encode()).hexdigest()
+
+
+# Words that do not tell two headlines apart.
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or the to was were will with".split()
+)
+# Labels sources put before the headline: GOV.UK's "Press release: ", an association's "News: ".
+_TITLE_LABEL = re.compile(
+    r"^(press release|news story|news|speech|written statement|oral statement|statement|"
+    r"notice|guidance|consultation outcome|open consultation|closed consultation|"
+    r"policy paper|correspondence|announcement|update)\s*[:|–—-]\s+",
+    re.I,
+)
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+
+
+def title_words(title: str) -> list[str]:
+    """Normalised words of a headline: lower case, accents and labels removed, plurals folded."""
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = _TITLE_LABEL.sub("", text.strip())
+    words = []
+    for word in _WORD.findall(text.replace("'", "").replace("\u2019", "")):
+        if word in _STOPWORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word[0].isdigit():
+            word = word[:-1]
+        words.append(word)
+    return words
+
+
+def title_key(title: str) -> str:
+    """The headline's distinct normalised words in sorted order: equal for trivially reworded titles."""
+    return " ".join(sorted(set(title_words(title))))
+
+
+class UnparseableDate(ValueError):
+    """A date in a format alerter does not know."""
+
+
+_ORDINAL = re.compile(r"(\d{1,2})(st|nd|rd|th)\b", re.I)
+_DATE_NOISE = re.compile(r"^(posted|published|updated)\s*(on|:)?\s*", re.I)
+# Formats seen on UK news listings; day before month wherever it is ambiguous.
+_DATE_FORMATS = (
+    "%d %B %Y",
+    "%d %b %Y",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%A %d %B %Y",
+    "%a %d %b %Y",
+    "%Y-%m-%d",
+    "%d %B %Y %H:%M",
+    "%d %b %Y %H:%M",
+    "%d/%m/%Y %H:%M",
+)
+
+
+def parse_listing_date(text: str) -> datetime:
+    """A date as written on a news listing, as aware UTC; times without a zone are London time.
+
+    Accepts ISO 8601 (a `datetime` attribute) and the forms UK sites use:
+    "4 February 2026", "4th Feb 2026", "04/02/2026", "Feb 4, 2026", "Wednesday 4 February 2026".
+    """
+    raw = text
+    text = _DATE_NOISE.sub("", _WHITESPACE.sub(" ", text).strip())
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        cleaned = _ORDINAL.sub(r"\1", text).replace(",", " ")
+        cleaned = _WHITESPACE.sub(" ", cleaned).strip()
+        for date_format in _DATE_FORMATS:
+            try:
+                parsed = datetime.strptime(cleaned, date_format)
+                break
+            except ValueError:
+                continue
+        else:
+            raise UnparseableDate(f"unrecognised date {raw!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=LONDON)
+    return parsed.astimezone(UTC)
+
+
+# A source's clock may be a little ahead; beyond this a date is not believed.
+FUTURE_TOLERANCE = timedelta(hours=36)
+
+
+def believable_published(published: datetime | None, first_seen: datetime) -> datetime:
+    """The published time to store: the source's own unless missing or in the future."""
+    if published is None or published > first_seen + FUTURE_TOLERANCE:
+        return first_seen
+    return published
+
+
+_CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.I)
+
+
+def declared_charset(body: bytes, content_type: str | None) -> str | None:
+    """The charset the server or the document itself claims, if any."""
+    if content_type:
+        match = _CHARSET_PARAM.search(content_type.encode("latin-1", "replace"))
+        if match:
+            return match.group(1).decode("ascii").lower()
+    head = body[:1024]
+    match = _XML_ENCODING.search(head) or _CHARSET_PARAM.search(head)
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def decode_body(body: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Text of a fetched body and, when the declared charset was wrong, a warning saying so.
+
+    Bytes that decode strictly as UTF-8 are UTF-8 whatever the label says (a wrong label is common,
+    a false UTF-8 match is not); otherwise the declared charset, then Windows-1252, which decodes
+    anything and is what mislabelled Western European text usually is.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if declared and not _is_utf8_compatible(declared, body):
+            return text, f"declared charset {declared} is wrong: the body is UTF-8"
+        return text, None
+    if declared and declared.replace("_", "-") not in ("utf-8", "utf8"):
+        try:
+            return body.decode(declared), None
+        except (LookupError, UnicodeDecodeError):
+            pass
+    text = body.decode("windows-1252", errors="replace")
+    reason = f"declared charset {declared} is wrong" if declared else "no charset declared"
+    return text, f"{reason}: the body is not UTF-8; decoded as Windows-1252"
+
+
+def _is_utf8_compatible(declared: str, body: bytes) -> bool:
+    """Whether labelling `body` (valid UTF-8) as `declared` was harmless."""
+    return declared.replace("_", "-") in ("utf-8", "utf8") or body.isascii()

@@ -1,0 +1,69 @@
+"""The one place that creates the database engine, applies migrations and opens sessions."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+from alerter.config import PACKAGE_DIR, get_settings
+
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+# Any constant: serialises migrations when several processes start together on PostgreSQL.
+_MIGRATION_LOCK_ID = 4_711_2026
+
+
+def create_db_engine(url: str) -> sa.Engine:
+    """An engine for `url`; SQLite gets WAL mode so the web app and the worker can share it."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Apply pending migrations; safe to call from every command and from concurrent processes."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        command.upgrade(alembic_config(connection), "head")
+
+
+@lru_cache
+def get_engine() -> sa.Engine:
+    """The process-wide engine for ALERTER_DATABASE_URL, migrated to the latest schema."""
+    engine = create_db_engine(get_settings().database_url)
+    migrate(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,110 @@
+"""Tables owned by the worker: sources, the items they publish, and which source saw which item."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+# Named constraints, so that later migrations can alter them on SQLite too.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database.
+
+    SQLite has no time zones, so values are stored as naive UTC and made aware again on load.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: alerter stores only aware UTC times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(sa.JSON, nullable=False))
+
+
+class Source(SQLModel, table=True):
+    """A place alerter polls, with its declared configuration and its health."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=20)
+    url: str
+    publisher: str = Field(max_length=200)
+    enabled: bool = True
+    poll_minutes: int = 60
+    # Kind-specific settings: selectors for `html`, filters for `govuk`.
+    options: dict[str, Any] = json_column()
+    # Hash of the declaration last synced from the sources file; the file only overrides edits
+    # made elsewhere (the staff pages) when its own entry changes.
+    declared_hash: str | None = Field(default=None, max_length=64)
+
+    etag: str | None = None
+    last_modified: str | None = None
+    first_success_at: datetime | None = utc_column()
+    last_polled_at: datetime | None = utc_column()
+    last_success_at: datetime | None = utc_column()
+    last_error: str | None = None
+    last_warnings: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = utc_column()
+    # A poll in progress holds the source until this time, so two workers never poll it at once.
+    claimed_until: datetime | None = utc_column()
+
+
+class Item(SQLModel, table=True):
+    """One story, stored once however many sources carry it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    url: str = Field(unique=True)
+    title: str
+    summary: str = ""
+    published_at: datetime = utc_column(nullable=False, index=True)
+    first_seen_at: datetime = utc_column(nullable=False, index=True)
+    # Set when the origin source later changed the title or summary.
+    updated_at: datetime | None = utc_column()
+    content_hash: str = Field(max_length=64)
+    # Normalised title words, for recognising the same story re-posted by another source.
+    title_key: str = Field(index=True)
+    # Stored from a source's first poll: listed and searchable, never news for a digest.
+    backlog: bool = False
+    # What the source said beyond title and summary (GOV.UK content type, organisations).
+    source_metadata: dict[str, Any] = json_column()
+
+
+class Sighting(SQLModel, table=True):
+    """One source's report of an item: how the item is known there (its guid, or its URL)."""
+
+    __table_args__ = (sa.UniqueConstraint("source_id", "identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    source_id: int = Field(foreign_key="source.id")
+    identity: str
+    url: str
+    first_seen_at: datetime = utc_column(nullable=False)
