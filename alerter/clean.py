@@ -20,10 +20,11 @@ _TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|mc_cid|mc_eid|_hsenc|
 
 
 def clean_text(value: str | None) -> str:
-    """Plain text from feed-provided text or HTML: markup removed, entities decoded, spaces collapsed.
+    """Plain text from feed-provided text or HTML: markup removed, entities decoded, spaces
+    collapsed.
 
-    Nothing a source sends is trusted as HTML; the contents of script and style elements are dropped.
-    Text that still looks like markup after one pass was escaped twice by the source and gets another.
+    Nothing a source sends is trusted as HTML; script and style contents are dropped. Text that
+    still looks like markup after one pass was escaped twice by the source and gets another.
     """
     text = value or ""
     for _ in range(3):
@@ -52,7 +53,11 @@ def canonical_url(link: str, base: str | None = None) -> str:
     parts = urlsplit(absolute)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidURL(f"not an absolute http(s) link: {link!r}")
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k)
+    ]
     netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
@@ -68,13 +73,39 @@ def content_hash(title: str, summary: str) -> str:
 
 # Words that do not tell two headlines apart.
 _STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or the to was were will with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+    ]
 )
 # Labels sources put before the headline: GOV.UK's "Press release: ", an association's "News: ".
 _TITLE_LABEL = re.compile(
     r"^(press release|news story|news|speech|written statement|oral statement|statement|"
     r"notice|guidance|consultation outcome|open consultation|closed consultation|"
-    r"policy paper|correspondence|announcement|update)\s*[:|–—-]\s+",
+    r"policy paper|correspondence|announcement|update)\s*[:|\u2013\u2014-]\s+",
     re.I,
 )
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
@@ -89,14 +120,19 @@ def title_words(title: str) -> list[str]:
     for word in _WORD.findall(text.replace("'", "").replace("\u2019", "")):
         if word in _STOPWORDS:
             continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word[0].isdigit():
+        if (
+            len(word) > 3
+            and word.endswith("s")
+            and not word.endswith("ss")
+            and not word[0].isdigit()
+        ):
             word = word[:-1]
         words.append(word)
     return words
 
 
 def title_key(title: str) -> str:
-    """The headline's distinct normalised words in sorted order: equal for trivially reworded titles."""
+    """The headline's distinct normalised words, sorted: equal for trivially reworded titles."""
     return " ".join(sorted(set(title_words(title))))
 
 

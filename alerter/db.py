@@ -45,7 +45,9 @@ def migrate(engine: sa.Engine) -> None:
     """Apply pending migrations; safe to call from every command and from concurrent processes."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
         command.upgrade(alembic_config(connection), "head")
 
 

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
-
 # Named constraints, so that later migrations can alter them on SQLite too.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -69,7 +68,9 @@ class Source(SQLModel, table=True):
     last_polled_at: datetime | None = utc_column()
     last_success_at: datetime | None = utc_column()
     last_error: str | None = None
-    last_warnings: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    last_warnings: list[str] = Field(
+        default_factory=list, sa_column=Column(sa.JSON, nullable=False)
+    )
     consecutive_failures: int = 0
     next_poll_at: datetime | None = utc_column()
     # A poll in progress holds the source until this time, so two workers never poll it at once.

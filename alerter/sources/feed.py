@@ -13,8 +13,8 @@ from alerter.clean import (
     InvalidURL,
     canonical_url,
     clean_text,
-    decode_body,
     declared_charset,
+    decode_body,
     looks_like_url,
 )
 from alerter.sources.base import Document, Entry, NoOptions, ParseResult, SourceError, SourceSpec
@@ -58,8 +58,7 @@ class FeedKind:
             if not parsed.entries:
                 raise SourceError(f"malformed feed, no entries recovered: {_bozo_reason(parsed)}")
             result.warnings.append(
-                f"malformed feed ({_bozo_reason(parsed)}); "
-                f"{len(parsed.entries)} entries recovered"
+                f"malformed feed ({_bozo_reason(parsed)}); {len(parsed.entries)} entries recovered"
             )
         base = parsed.feed.get("link") or document.url
         undated = 0

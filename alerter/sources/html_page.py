@@ -10,8 +10,8 @@ from alerter.clean import (
     UnparseableDate,
     canonical_url,
     clean_text,
-    decode_body,
     declared_charset,
+    decode_body,
     parse_listing_date,
 )
 from alerter.sources.base import Document, Entry, ParseResult, SourceError, SourceSpec
@@ -98,7 +98,9 @@ def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None,
         except UnparseableDate:
             date_unreadable = True
     summary = ""
-    if options.summary_selector and (summary_element := article.select_one(options.summary_selector)):
+    if options.summary_selector and (
+        summary_element := article.select_one(options.summary_selector)
+    ):
         summary = clean_text(summary_element.get_text(" "))
     entry = Entry(identity=url, url=url, title=title, summary=summary, published=published)
     return entry, date_unreadable

@@ -1,0 +1,248 @@
+"""A poll cycle: claim sources, fetch them concurrently, parse, store, record each one's health."""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from alerter.config import Settings
+from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
+from alerter.models import Source
+from alerter.sources import KINDS
+from alerter.sources.base import SourceError
+from alerter.sources.catalog import spec_of
+from alerter.store import StoreResult, store_entries, story_index
+from alerter.stories import StoryIndex
+
+log = logging.getLogger(__name__)
+
+# How long a claimed source stays reserved for the poller that claimed it, should that poller die.
+CLAIM_LEASE = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(hours=24)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SourceReport:
+    """What one source's poll did, for the command line, the logs and the worker."""
+
+    source: str
+    status: Literal["fetched", "not_modified", "failed", "busy"]
+    new: int = 0
+    updated: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    backlog: bool = False
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    new_item_ids: list[int] = field(default_factory=list)
+    updated_item_ids: list[int] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["new_item_ids"], data["updated_item_ids"]
+        return data
+
+
+class UnknownSource(LookupError):
+    pass
+
+
+def backoff_delay(poll_minutes: int, failures: int, retry_after: timedelta | None) -> timedelta:
+    """How long a failing source waits: its interval doubled per consecutive failure, capped at a
+    day, and never less than the server's own Retry-After."""
+    doubled = timedelta(minutes=poll_minutes) * 2 ** min(failures - 1, 16)
+    delay = min(doubled, MAX_BACKOFF)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF))
+    return delay
+
+
+def poll_sources(
+    engine: sa.Engine,
+    settings: Settings,
+    *,
+    names: Sequence[str] = (),
+    due_only: bool = False,
+    clock: Clock = utc_now,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[SourceReport]:
+    """Poll the named sources (all enabled ones when none are named) and return a report for each.
+
+    With `due_only`, sources whose next poll (interval or back-off) is still ahead are left alone;
+    a manual poll does not wait for them.
+    """
+    return asyncio.run(
+        _poll(engine, settings, names=names, due_only=due_only, clock=clock, transport=transport)
+    )
+
+
+async def _poll(
+    engine: sa.Engine,
+    settings: Settings,
+    *,
+    names: Sequence[str],
+    due_only: bool,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+) -> list[SourceReport]:
+    with Session(engine, expire_on_commit=False) as session:
+        sources = _select_sources(session, names)
+        reports: list[SourceReport] = []
+        claimed: list[Source] = []
+        for source in sources:
+            if _claim(session, source, clock(), due_only=due_only):
+                claimed.append(source)
+            elif not due_only:
+                reports.append(
+                    SourceReport(source.name, "busy", error="being polled by another process")
+                )
+        stories = story_index(session)
+        async with Fetcher(
+            deadline_seconds=settings.fetch_deadline_seconds,
+            max_bytes=settings.fetch_max_bytes,
+            per_host=settings.fetch_per_host,
+            contact_url=settings.contact_url,
+            transport=transport,
+        ) as fetcher:
+            reports += await asyncio.gather(
+                *(_poll_one(session, fetcher, stories, source, clock) for source in claimed)
+            )
+    order = {name: n for n, name in enumerate(s.name for s in sources)}
+    return sorted(reports, key=lambda report: order[report.source])
+
+
+def _select_sources(session: Session, names: Sequence[str]) -> list[Source]:
+    query = select(Source).order_by(col(Source.name))
+    if names:
+        rows = list(session.exec(query.where(col(Source.name).in_(names))))
+        missing = set(names) - {row.name for row in rows}
+        if missing:
+            raise UnknownSource(f"no source named {', '.join(sorted(missing))}")
+        return rows
+    return list(session.exec(query.where(col(Source.enabled).is_(True))))
+
+
+def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -> bool:
+    """Reserve the source for this poller; False when another holds it (or, if due_only, when it
+    is not yet due). The conditional update makes this safe across processes."""
+    table = Source.__table__  # type: ignore[attr-defined]
+    condition = sa.and_(
+        table.c.id == source.id,
+        sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+    )
+    if due_only:
+        condition = sa.and_(
+            condition, sa.or_(table.c.next_poll_at.is_(None), table.c.next_poll_at <= now)
+        )
+    claimed = session.execute(
+        sa.update(table).where(condition).values(claimed_until=now + CLAIM_LEASE)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
+
+
+async def _poll_one(
+    session: Session, fetcher: Fetcher, stories: StoryIndex, source: Source, clock: Clock
+) -> SourceReport:
+    spec = spec_of(source)
+    kind = KINDS[spec.kind]
+    validators = Validators(source.etag, source.last_modified)
+    try:
+        outcome = await fetcher.fetch(source.url, kind.request_params(spec), validators)
+    except FetchError as error:
+        return _fail(session, source, str(error), clock(), error.retry_after)
+    # From here on nothing awaits: this source's parse and store run alone on the shared session.
+    now = clock()
+    if isinstance(outcome, NotModified):
+        _record_success(source, now, validators, warnings=source.last_warnings)
+        session.commit()
+        return SourceReport(source.name, "not_modified")
+    try:
+        return _ingest(session, stories, source, outcome, now)
+    except SourceError as error:
+        session.rollback()
+        return _fail(session, source, str(error), now, None)
+    except Exception as error:
+        log.exception("poll of %s failed", source.name, extra={"source": source.name})
+        session.rollback()
+        return _fail(session, source, f"internal error while storing: {error!r}", now, None)
+
+
+def _ingest(
+    session: Session, stories: StoryIndex, source: Source, fetched: Fetched, now: datetime
+) -> SourceReport:
+    spec = spec_of(source)
+    parsed = KINDS[spec.kind].parse(fetched.document, spec)
+    backlog = source.first_success_at is None
+    stored: StoreResult = store_entries(
+        session, source, parsed.entries, now=now, backlog=backlog, stories=stories
+    )
+    warnings = list(parsed.warnings)
+    if fetched.moved_to:
+        warnings.append(f"moved permanently to {fetched.moved_to}; update the source URL")
+    _record_success(source, now, fetched.validators, warnings=warnings)
+    session.commit()
+    report = SourceReport(
+        source.name,
+        "fetched",
+        new=len(stored.new_item_ids),
+        updated=len(stored.updated_item_ids),
+        merged=stored.merged,
+        unchanged=stored.unchanged,
+        skipped=parsed.skipped,
+        backlog=backlog,
+        warnings=warnings,
+        new_item_ids=stored.new_item_ids,
+        updated_item_ids=stored.updated_item_ids,
+    )
+    log.info(
+        "polled %s: %d new, %d updated",
+        source.name,
+        report.new,
+        report.updated,
+        extra={"source": source.name},
+    )
+    return report
+
+
+def _record_success(
+    source: Source, now: datetime, validators: Validators, *, warnings: list[str]
+) -> None:
+    source.etag = validators.etag
+    source.last_modified = validators.last_modified
+    source.first_success_at = source.first_success_at or now
+    source.last_polled_at = now
+    source.last_success_at = now
+    source.last_error = None
+    source.last_warnings = warnings
+    source.consecutive_failures = 0
+    source.next_poll_at = now + timedelta(minutes=source.poll_minutes)
+    source.claimed_until = None
+
+
+def _fail(
+    session: Session, source: Source, message: str, now: datetime, retry_after: timedelta | None
+) -> SourceReport:
+    source.last_polled_at = now
+    source.last_error = message
+    source.consecutive_failures += 1
+    source.next_poll_at = now + backoff_delay(
+        source.poll_minutes, source.consecutive_failures, retry_after
+    )
+    source.claimed_until = None
+    session.commit()
+    log.warning("poll of %s failed: %s", source.name, message, extra={"source": source.name})
+    return SourceReport(source.name, "failed", error=message)

@@ -1,0 +1,232 @@
+"""Storing parsed entries as items, each story once, and reading them back."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from alerter.clean import believable_published, content_hash, title_key, title_words
+from alerter.models import Item, Sighting, Source
+from alerter.sources.base import Entry
+from alerter.stories import Headline, StoryIndex
+
+# SQLite allows 32,766 bound parameters; stay far below for IN lists.
+_CHUNK = 500
+# Concurrent pollers may insert the same story between our lookup and our insert; then look again.
+_ATTEMPTS = 3
+
+
+@dataclass
+class StoreResult:
+    new_item_ids: list[int] = field(default_factory=list)
+    updated_item_ids: list[int] = field(default_factory=list)
+    merged: int = 0  # entries recognised as a story already stored from another source
+    unchanged: int = 0
+
+
+def story_index(session: Session) -> StoryIndex:
+    """A StoryIndex that loads stored headlines from this session's database."""
+
+    def load(start: datetime, end: datetime) -> Iterable[Headline]:
+        rows = session.exec(
+            select(Item.id, Item.source_id, Item.title_key, Item.published_at).where(
+                Item.published_at >= start, Item.published_at < end
+            )
+        )
+        for item_id, source_id, key, published in rows:
+            yield Headline(item_id or 0, source_id, frozenset(key.split()), published)
+
+    return StoryIndex(load)
+
+
+def store_entries(
+    session: Session,
+    source: Source,
+    entries: Sequence[Entry],
+    *,
+    now: datetime,
+    backlog: bool,
+    stories: StoryIndex,
+) -> StoreResult:
+    """Store a source's entries: new stories inserted, edits applied, re-posts linked.
+
+    Runs in a savepoint so a conflicting concurrent insert costs a retry, not the whole poll.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                result, headlines = _store(
+                    session, source, entries, now=now, backlog=backlog, stories=stories
+                )
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue
+        for headline in headlines:
+            stories.add(headline)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _store(
+    session: Session,
+    source: Source,
+    entries: Sequence[Entry],
+    *,
+    now: datetime,
+    backlog: bool,
+    stories: StoryIndex,
+) -> tuple[StoreResult, list[Headline]]:
+    assert source.id is not None
+    result = StoreResult()
+    unique: dict[str, Entry] = {}
+    for entry in entries:
+        unique.setdefault(entry.identity, entry)  # a feed listing one article twice
+    known = _sighted_items(session, source.id, list(unique))
+    by_url = _items_by_url(session, [e.url for e in unique.values() if e.identity not in known])
+    # New items of this batch by URL, with every identity under which this source listed them.
+    pending: dict[str, tuple[Item, list[str]]] = {}
+    sightings: list[Sighting] = []
+    for entry in unique.values():
+        item = known.get(entry.identity)
+        if item is not None:
+            if item.source_id == source.id and _apply_edit(item, entry, now):
+                result.updated_item_ids.append(item.id or 0)
+            else:
+                result.unchanged += 1
+            continue
+        if entry.url in pending:
+            pending[entry.url][1].append(entry.identity)
+            result.unchanged += 1
+            continue
+        words = frozenset(title_words(entry.title))
+        published = believable_published(entry.published, now)
+        item = by_url.get(entry.url)
+        story_id = item.id if item else stories.find(words, published, source.id)
+        if story_id is not None:
+            sightings.append(_sighting(story_id, source.id, entry.identity, entry.url, now))
+            result.merged += 1
+            continue
+        item = Item(
+            source_id=source.id,
+            url=entry.url,
+            title=entry.title,
+            summary=entry.summary,
+            published_at=published,
+            first_seen_at=now,
+            content_hash=content_hash(entry.title, entry.summary),
+            title_key=" ".join(sorted(words)),
+            backlog=backlog,
+            source_metadata=entry.metadata,
+        )
+        pending[entry.url] = (item, [entry.identity])
+    session.add_all(item for item, _ in pending.values())
+    session.flush()
+    headlines: list[Headline] = []
+    for item, identities in pending.values():
+        assert item.id is not None
+        sightings.extend(_sighting(item.id, source.id, i, item.url, now) for i in identities)
+        words = frozenset(item.title_key.split())
+        headlines.append(Headline(item.id, source.id, words, item.published_at))
+        result.new_item_ids.append(item.id)
+    session.add_all(sightings)
+    session.flush()
+    return result, headlines
+
+
+def _sighting(item_id: int, source_id: int, identity: str, url: str, now: datetime) -> Sighting:
+    return Sighting(
+        item_id=item_id, source_id=source_id, identity=identity, url=url, first_seen_at=now
+    )
+
+
+def _apply_edit(item: Item, entry: Entry, now: datetime) -> bool:
+    """Apply the origin source's changed title or summary; True when something changed."""
+    digest = content_hash(entry.title, entry.summary)
+    if digest == item.content_hash:
+        return False
+    item.title = entry.title
+    item.summary = entry.summary
+    item.content_hash = digest
+    item.title_key = title_key(entry.title)
+    item.updated_at = now
+    if entry.metadata:
+        item.source_metadata = entry.metadata
+    return True
+
+
+def _sighted_items(session: Session, source_id: int, identities: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(identities), _CHUNK):
+        chunk = identities[start : start + _CHUNK]
+        rows = session.exec(
+            select(Sighting.identity, Item)
+            .join(Item, col(Item.id) == Sighting.item_id)
+            .where(Sighting.source_id == source_id, col(Sighting.identity).in_(chunk))
+        )
+        found.update({identity: item for identity, item in rows})
+    return found
+
+
+def _items_by_url(session: Session, urls: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(urls), _CHUNK):
+        chunk = urls[start : start + _CHUNK]
+        found.update(
+            {item.url: item for item in session.exec(select(Item).where(col(Item.url).in_(chunk)))}
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as listed to staff and on the command line."""
+
+    item: Item
+    source: str
+    sources: list[str]
+
+
+def list_items(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    source_name: str | None = None,
+    limit: int | None = None,
+) -> list[StoredItem]:
+    """Items newest first (by published time), with every source that carried each."""
+    query = select(Item, Source.name).join(Source, col(Source.id) == Item.source_id)
+    if since is not None:
+        query = query.where(Item.published_at >= since)
+    if source_name is not None:
+        carried = select(Sighting.item_id).join(Source, col(Source.id) == Sighting.source_id)
+        query = query.where(col(Item.id).in_(carried.where(Source.name == source_name)))
+    query = query.order_by(col(Item.published_at).desc(), col(Item.id).desc())
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(session.exec(query))
+    carriers = _carriers(session, [item.id for item, _ in rows if item.id is not None])
+    return [StoredItem(item, name, carriers.get(item.id or 0, [name])) for item, name in rows]
+
+
+def _carriers(session: Session, item_ids: list[int]) -> dict[int, list[str]]:
+    carriers: dict[int, list[str]] = {}
+    for start in range(0, len(item_ids), _CHUNK):
+        rows = session.exec(
+            select(Sighting.item_id, Source.name)
+            .join(Source, col(Source.id) == Sighting.source_id)
+            .where(col(Sighting.item_id).in_(item_ids[start : start + _CHUNK]))
+            .order_by(col(Sighting.id))
+        )
+        for item_id, name in rows:
+            names = carriers.setdefault(item_id, [])
+            if name not in names:
+                names.append(name)
+    return carriers
+
+
+def count_items(session: Session) -> int:
+    return session.exec(select(sa.func.count()).select_from(Item)).one()

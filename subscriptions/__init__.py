@@ -1,0 +1,1 @@
+"""Members, their subscriptions, and the web pages for members and staff."""
