@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from alerter.config import Settings
@@ -147,10 +148,14 @@ def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -
         condition = sa.and_(
             condition, sa.or_(table.c.next_poll_at.is_(None), table.c.next_poll_at <= now)
         )
+    lease = now + CLAIM_LEASE
     claimed = session.execute(
-        sa.update(table).where(condition).values(claimed_until=now + CLAIM_LEASE)
+        sa.update(table).where(condition).values(claimed_until=lease)
     ).rowcount
     session.commit()
+    if claimed:
+        # Tell the ORM what the database now holds, so releasing the claim is seen as a change.
+        set_committed_value(source, "claimed_until", lease)
     return bool(claimed)
 
 
