@@ -5,6 +5,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from sqlmodel import col, select
 
@@ -32,7 +33,7 @@ def _emit_json(record: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
 
-def _prepared_engine():  # type: ignore[no-untyped-def]
+def _prepared_engine() -> sa.Engine:
     """The migrated engine with the sources file synced in; exits with a clear error otherwise."""
     settings = get_settings()
     engine = get_engine()

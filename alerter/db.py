@@ -22,16 +22,25 @@ def create_db_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _configure_sqlite)
+        sa.event.listen(engine, "begin", _begin_immediate)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # alerter issues BEGIN itself (below); pysqlite's own deferred BEGIN would break savepoints.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """Take SQLite's write lock when a transaction starts: a transaction that read and then wants
+    to write after another process wrote would otherwise fail with "database is locked"."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

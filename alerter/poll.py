@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
 import sqlalchemy as sa
@@ -64,7 +64,7 @@ class UnknownSource(LookupError):
 def backoff_delay(poll_minutes: int, failures: int, retry_after: timedelta | None) -> timedelta:
     """How long a failing source waits: its interval doubled per consecutive failure, capped at a
     day, and never less than the server's own Retry-After."""
-    doubled = timedelta(minutes=poll_minutes) * 2 ** min(failures - 1, 16)
+    doubled: timedelta = timedelta(minutes=poll_minutes) * 2 ** min(failures - 1, 16)
     delay = min(doubled, MAX_BACKOFF)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_BACKOFF))

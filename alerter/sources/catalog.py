@@ -125,7 +125,7 @@ def spec_of(row: Source) -> SourceSpec:
     return SourceSpec(
         name=row.name,
         kind=row.kind,
-        url=row.url,  # type: ignore[arg-type]
+        url=row.url,
         publisher=row.publisher,
         enabled=row.enabled,
         poll_minutes=row.poll_minutes,

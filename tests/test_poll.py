@@ -1,0 +1,299 @@
+import gzip
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from alerter.config import Settings
+from alerter.models import Item, Source
+from alerter.poll import SourceReport, backoff_delay, poll_sources
+from alerter.sources.catalog import sync_source_file
+from tests.fake_web import FakeWeb, Reply
+from tests.feeds import Story, rss
+
+START = datetime(2026, 2, 4, 9, 0, tzinfo=UTC)
+RSS = "application/rss+xml; charset=utf-8"
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def declare(path: Path, *entries: str) -> None:
+    path.write_text("\n".join(entries), encoding="utf-8")
+
+
+def feed_source(name: str, url: str, **extra: object) -> str:
+    lines = [f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\npublisher = "{name}"']
+    lines += [f"{key} = {value!r}".replace("'", '"') for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def poll(
+    engine: sa.Engine, settings: Settings, clock: Clock, **kwargs: object
+) -> dict[str, SourceReport]:
+    with Session(engine) as session:
+        sync_source_file(session, settings.sources)
+        session.commit()
+    reports = poll_sources(engine, settings, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return {report.source: report for report in reports}
+
+
+def source_row(engine: sa.Engine, name: str) -> Source:
+    with Session(engine) as session:
+        return session.exec(select(Source).where(Source.name == name)).one()
+
+
+def titles(engine: sa.Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.exec(select(Item.title).order_by(col(Item.title))))
+
+
+def two_stories(day: datetime = START) -> bytes:
+    return rss(
+        [
+            Story(
+                "Steel safeguard quota reopens for Q2",
+                "https://news.example/quota",
+                day - timedelta(hours=3),
+                guid="q-1",
+            ),
+            Story(
+                "Aluminium scrap export data published",
+                "https://news.example/scrap",
+                day - timedelta(hours=5),
+                guid="s-1",
+            ),
+        ]
+    )
+
+
+def test_a_poll_stores_the_feed_and_a_second_poll_costs_one_304(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS, etag='"v1"')
+    declare(sources_file, feed_source("News", url))
+
+    first = poll(engine, settings, Clock())
+    second = poll(engine, settings, Clock(START + timedelta(hours=1)))
+
+    assert (first["News"].status, first["News"].new) == ("fetched", 2)
+    assert (second["News"].status, second["News"].new) == ("not_modified", 0)
+    assert web.requests_to("/feed")[1].headers["if-none-match"] == '"v1"'
+    assert titles(engine) == [
+        "Aluminium scrap export data published",
+        "Steel safeguard quota reopens for Q2",
+    ]
+
+
+def test_the_first_poll_is_backlog_and_later_items_are_news(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS)
+    declare(sources_file, feed_source("News", url))
+    poll(engine, settings, Clock())
+    later = START + timedelta(hours=2)
+    web.serve_bytes(
+        "/feed",
+        rss(
+            [
+                Story(
+                    "Energy-intensive industries relief extended",
+                    "https://news.example/eii",
+                    later,
+                    guid="e-1",
+                )
+            ]
+        )
+        + b"",
+        RSS,
+    )
+    web.serve_bytes(
+        "/feed",
+        rss(
+            [
+                Story(
+                    "Energy-intensive industries relief extended",
+                    "https://news.example/eii",
+                    later,
+                    guid="e-1",
+                ),
+                Story(
+                    "Steel safeguard quota reopens for Q2",
+                    "https://news.example/quota",
+                    START,
+                    guid="q-1",
+                ),
+            ]
+        ),
+        RSS,
+    )
+
+    report = poll(engine, settings, Clock(later))["News"]
+
+    with Session(engine) as session:
+        backlog = dict(session.exec(select(Item.title, Item.backlog)).all())
+    assert (report.new, report.unchanged, report.backlog) == (1, 1, False)
+    assert backlog == {
+        "Steel safeguard quota reopens for Q2": True,
+        "Aluminium scrap export data published": True,
+        "Energy-intensive industries relief extended": False,
+    }
+
+
+def test_an_edited_entry_is_reported_updated_not_new(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS)
+    declare(sources_file, feed_source("News", url))
+    poll(engine, settings, Clock())
+    web.serve_bytes(
+        "/feed", two_stories().replace(b"reopens for Q2", b"reopens for Q2 on 1 April"), RSS
+    )
+
+    report = poll(engine, settings, Clock(START + timedelta(hours=1)))["News"]
+
+    assert (report.new, report.updated) == (0, 1)
+    assert "Steel safeguard quota reopens for Q2 on 1 April" in titles(engine)
+
+
+def test_a_feed_url_keeps_its_query_string(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    web.serve_bytes("/search/news-and-communications.atom", two_stories(), RSS)
+    declare(
+        sources_file,
+        feed_source(
+            "Finder", web.url("/search/news-and-communications.atom?keywords=critical+minerals")
+        ),
+    )
+
+    poll(engine, settings, Clock())
+
+    assert web.requests[0].path == "/search/news-and-communications.atom?keywords=critical+minerals"
+
+
+def gzip_bomb() -> bytes:
+    return gzip.compress(b"\0" * 60_000_000, compresslevel=9)
+
+
+BROKEN: dict[str, tuple[Callable[[FakeWeb], str], str]] = {
+    "refused": (lambda web: "http://127.0.0.1:9/feed", "connection refused"),
+    "timeout": (lambda web: web.route("/slow", Reply(delay=5, body=b"late")), "within 3 s"),
+    "not found": (lambda web: web.route("/404", Reply(404)), "HTTP 404"),
+    "gone": (lambda web: web.route("/410", Reply(410)), "HTTP 410"),
+    "server error": (lambda web: web.route("/500", Reply(500)), "HTTP 500"),
+    "redirect loop": (
+        lambda web: web.route("/loop", Reply(302, headers={"Location": "/loop"})),
+        "redirect",
+    ),
+    "html page": (
+        lambda web: web.route(
+            "/page",
+            Reply(
+                200,
+                b"<!DOCTYPE html><html><body><p>Our news</p></body></html>",
+                {"Content-Type": "text/html"},
+            ),
+        ),
+        "got an HTML page",
+    ),
+    "too large": (
+        lambda web: web.route("/big", Reply(200, b"<rss>" + b" " * 300_000, {"Content-Type": RSS})),
+        "larger than",
+    ),
+    "gzip bomb": (
+        lambda web: web.route(
+            "/bomb", Reply(200, gzip_bomb(), {"Content-Type": RSS, "Content-Encoding": "gzip"})
+        ),
+        "larger than",
+    ),
+}
+
+
+def test_every_broken_source_is_recorded_and_the_others_still_ingested(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    good = web.serve_bytes("/good", two_stories(), RSS)
+    declarations = [feed_source("Good", good)]
+    declarations += [feed_source(name, make(web)) for name, (make, _) in BROKEN.items()]
+    declare(sources_file, *declarations)
+    small = settings.model_copy(update={"fetch_max_bytes": 200_000})
+
+    reports = poll(engine, small, Clock())
+
+    assert reports["Good"].new == 2
+    for name, (_, expected) in BROKEN.items():
+        assert reports[name].status == "failed", name
+        row = source_row(engine, name)
+        assert expected in (row.last_error or ""), (name, row.last_error)
+        assert row.consecutive_failures == 1
+
+
+def test_a_failing_source_backs_off_and_recovers(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    web.route("/feed", Reply(500))
+    declare(sources_file, feed_source("Flaky", web.url("/feed"), poll_minutes=30))
+    clock = Clock()
+    poll(engine, settings, clock)
+    clock.now += timedelta(minutes=1)
+    poll(engine, settings, clock)  # a manual poll does not wait for the back-off
+
+    failing = source_row(engine, "Flaky")
+    assert failing.consecutive_failures == 2
+    assert failing.next_poll_at == clock.now + timedelta(minutes=60)
+
+    clock.now += timedelta(minutes=30)
+    assert poll(engine, settings, clock, due_only=True) == {}  # still backing off
+    web.serve_bytes("/feed", two_stories(), RSS)
+    clock.now += timedelta(minutes=31)
+    report = poll(engine, settings, clock, due_only=True)["Flaky"]
+
+    recovered = source_row(engine, "Flaky")
+    assert report.new == 2
+    assert (recovered.consecutive_failures, recovered.last_error) == (0, None)
+
+
+def test_backoff_doubles_caps_at_a_day_and_honours_retry_after() -> None:
+    assert backoff_delay(30, 1, None) == timedelta(minutes=30)
+    assert backoff_delay(30, 3, None) == timedelta(minutes=120)
+    assert backoff_delay(30, 20, None) == timedelta(hours=24)
+    assert backoff_delay(30, 1, timedelta(hours=3)) == timedelta(hours=3)
+
+
+def test_a_source_claimed_by_another_poller_is_reported_busy(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS)
+    declare(sources_file, feed_source("News", url))
+    poll(engine, settings, Clock())
+    with Session(engine) as session:
+        row = session.exec(select(Source)).one()
+        row.claimed_until = START + timedelta(minutes=10)
+        session.add(row)
+        session.commit()
+
+    report = poll(engine, settings, Clock(START + timedelta(minutes=1)))["News"]
+
+    assert report.status == "busy"
+    assert len(web.requests_to("/feed")) == 1
+
+
+def test_malformed_xml_keeps_the_recovered_entries_and_says_so(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    broken = two_stories().replace(b"</channel></rss>", b"<item><title>Half an item</channel>")
+    declare(sources_file, feed_source("Broken", web.serve_bytes("/feed", broken, RSS)))
+
+    report = poll(engine, settings, Clock())["Broken"]
+
+    assert report.new == 2
+    assert any("malformed" in warning for warning in source_row(engine, "Broken").last_warnings)

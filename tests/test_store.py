@@ -1,0 +1,246 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+import alerter.store
+from alerter.models import Item, Sighting, Source
+from alerter.sources.base import Entry
+from alerter.store import list_items, store_entries, story_index
+
+NOW = datetime(2026, 2, 4, 12, 0, tzinfo=UTC)
+
+
+def add_source(session: Session, name: str) -> Source:
+    source = Source(name=name, kind="feed", url=f"https://{name}.example/feed", publisher=name)
+    session.add(source)
+    session.commit()
+    return source
+
+
+def entry(
+    title: str,
+    url: str,
+    *,
+    identity: str | None = None,
+    summary: str = "",
+    published: datetime | None = NOW - timedelta(hours=2),
+) -> Entry:
+    return Entry(
+        identity=identity or url, url=url, title=title, summary=summary, published=published
+    )
+
+
+def store(
+    session: Session,
+    source: Source,
+    entries: list[Entry],
+    *,
+    now: datetime = NOW,
+    backlog: bool = False,
+) -> alerter.store.StoreResult:
+    result = store_entries(
+        session, source, entries, now=now, backlog=backlog, stories=story_index(session)
+    )
+    session.commit()
+    return result
+
+
+def items(session: Session) -> list[Item]:
+    return list(session.exec(select(Item).order_by(col(Item.id))))
+
+
+def test_new_entries_become_items_with_first_seen_time_and_hash(session: Session) -> None:
+    dbt = add_source(session, "dbt")
+
+    result = store(
+        session, dbt, [entry("Steel safeguard review published", "https://gov.example/a")]
+    )
+
+    [item] = items(session)
+    assert result.new_item_ids == [item.id]
+    assert (item.title, item.url, item.first_seen_at) == (
+        "Steel safeguard review published",
+        "https://gov.example/a",
+        NOW,
+    )
+    assert len(item.content_hash) == 64
+
+
+def test_the_same_article_seen_again_changes_nothing(session: Session) -> None:
+    dbt = add_source(session, "dbt")
+    article = entry("Steel safeguard review published", "https://gov.example/a", summary="Text")
+    store(session, dbt, [article])
+
+    result = store(session, dbt, [article], now=NOW + timedelta(hours=1))
+
+    assert (result.new_item_ids, result.updated_item_ids, result.unchanged) == ([], [], 1)
+    assert items(session)[0].updated_at is None
+
+
+def test_an_edited_article_is_updated_in_place_and_marked_updated(session: Session) -> None:
+    dbt = add_source(session, "dbt")
+    store(
+        session,
+        dbt,
+        [entry("Steel safeguard review publishd", "https://gov.example/a", identity="g1")],
+    )
+    later = NOW + timedelta(hours=3)
+
+    result = store(
+        session,
+        dbt,
+        [entry("Steel safeguard review published", "https://gov.example/a", identity="g1")],
+        now=later,
+    )
+
+    [item] = items(session)
+    assert result.updated_item_ids == [item.id]
+    assert item.title == "Steel safeguard review published"
+    assert item.updated_at == later
+
+
+def test_guid_is_the_identity_even_when_the_link_changes(session: Session) -> None:
+    alfed = add_source(session, "alfed")
+    store(
+        session, alfed, [entry("ALFED annual lunch", "https://alfed.example/lunch", identity="p=7")]
+    )
+
+    store(
+        session,
+        alfed,
+        [entry("ALFED annual lunch", "https://alfed.example/lunch-2", identity="p=7")],
+    )
+
+    assert len(items(session)) == 1
+
+
+def test_the_same_url_from_two_sources_is_one_story_with_both_sources(session: Session) -> None:
+    dbt, search = add_source(session, "dbt"), add_source(session, "search")
+    store(session, dbt, [entry("UK and US sign minerals pact", "https://gov.example/mou")])
+
+    result = store(
+        session, search, [entry("UK and US sign minerals pact", "https://gov.example/mou")]
+    )
+
+    assert result.merged == 1 and result.new_item_ids == []
+    [listed] = list_items(session)
+    assert listed.sources == ["dbt", "search"]
+
+
+def test_a_near_identical_title_from_another_source_within_three_days_is_one_story(
+    session: Session,
+) -> None:
+    dbt, alfed = add_source(session, "dbt"), add_source(session, "alfed")
+    store(
+        session,
+        dbt,
+        [entry("Press release: UK and US sign critical minerals MoU", "https://gov.example/mou")],
+    )
+
+    result = store(
+        session,
+        alfed,
+        [
+            entry(
+                "UK and US sign Critical Minerals MoU.",
+                "https://alfed.example/uk-us-mou",
+                published=NOW + timedelta(days=1),
+            )
+        ],
+        now=NOW + timedelta(days=1),
+    )
+
+    assert result.merged == 1
+    assert len(items(session)) == 1
+    assert session.exec(select(Sighting.url).where(Sighting.source_id == alfed.id)).all() == [
+        "https://alfed.example/uk-us-mou"
+    ]
+
+
+def test_a_similar_title_more_than_three_days_later_is_a_new_story(session: Session) -> None:
+    dbt, alfed = add_source(session, "dbt"), add_source(session, "alfed")
+    store(session, dbt, [entry("UK and US sign critical minerals MoU", "https://gov.example/mou")])
+
+    store(
+        session,
+        alfed,
+        [
+            entry(
+                "UK and US sign critical minerals MoU",
+                "https://alfed.example/m",
+                published=NOW + timedelta(days=5),
+            )
+        ],
+        now=NOW + timedelta(days=5),
+    )
+
+    assert len(items(session)) == 2
+
+
+def test_backlog_items_are_marked(session: Session) -> None:
+    cmf = add_source(session, "cmf")
+
+    store(session, cmf, [entry("CMF member day", "https://cmf.example/day")], backlog=True)
+
+    assert items(session)[0].backlog is True
+
+
+def test_a_date_in_the_future_is_replaced_by_the_first_seen_time(session: Session) -> None:
+    cmf = add_source(session, "cmf")
+
+    store(
+        session,
+        cmf,
+        [
+            entry(
+                "CMF awards dinner",
+                "https://cmf.example/awards",
+                published=datetime(2031, 1, 1, tzinfo=UTC),
+            )
+        ],
+    )
+
+    assert items(session)[0].published_at == NOW
+
+
+def test_one_article_listed_under_two_guids_is_stored_once(session: Session) -> None:
+    cmf = add_source(session, "cmf")
+
+    result = store(
+        session,
+        cmf,
+        [
+            entry("Foundry energy costs survey", "https://cmf.example/survey", identity="a"),
+            entry("Foundry energy costs survey", "https://cmf.example/survey", identity="b"),
+        ],
+    )
+
+    assert len(result.new_item_ids) == 1
+    assert len(session.exec(select(Sighting)).all()) == 2
+
+
+def test_a_concurrent_insert_of_the_same_url_is_retried_not_lost(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers, so two pollers cannot race between read and insert")
+    dbt, other = add_source(session, "dbt"), add_source(session, "other")
+    # Another poller stores the story between our lookup by URL and our insert.
+    real_lookup = alerter.store._items_by_url
+    calls = []
+
+    def racing_lookup(s: Session, urls: list[str]) -> dict[str, Item]:
+        found = real_lookup(s, urls)
+        if not calls:
+            calls.append(1)
+            with Session(s.get_bind()) as rival:
+                store(rival, other, [entry("Steel quota update", "https://gov.example/quota")])
+        return found
+
+    monkeypatch.setattr(alerter.store, "_items_by_url", racing_lookup)
+
+    result = store(session, dbt, [entry("Steel quota update", "https://gov.example/quota")])
+
+    assert result.merged == 1
+    assert len(items(session)) == 1
