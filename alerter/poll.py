@@ -149,9 +149,8 @@ def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -
             condition, sa.or_(table.c.next_poll_at.is_(None), table.c.next_poll_at <= now)
         )
     lease = now + CLAIM_LEASE
-    claimed = session.execute(
-        sa.update(table).where(condition).values(claimed_until=lease)
-    ).rowcount
+    update = sa.update(table).where(condition).values(claimed_until=lease)
+    claimed = cast(sa.CursorResult[Any], session.connection().execute(update)).rowcount
     session.commit()
     if claimed:
         # Tell the ORM what the database now holds, so releasing the claim is seen as a change.
