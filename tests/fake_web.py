@@ -1,5 +1,6 @@
 """A small web server on 127.0.0.1 that serves what a test tells it to, and records requests."""
 
+import contextlib
 import gzip
 import threading
 import time
@@ -46,10 +47,8 @@ class FakeWeb:
                 responder = web.routes.get(self.path) or web.routes.get(self.path.split("?")[0])
                 reply = responder(request) if responder else Reply(404, b"not found")
                 time.sleep(reply.delay)
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self._send(reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def _send(self, reply: Reply) -> None:
                 self.send_response(reply.status)
@@ -106,7 +105,7 @@ class FakeWeb:
         last_modified: str | None = None,
         gzipped: bool = False,
     ) -> str:
-        """Serve a file from tests/fixtures with optional validators, answering 304 when they match."""
+        """Serve a file from tests/fixtures, with validators answered by 304 when they match."""
         body = (FIXTURES / fixture).read_bytes()
         return self.serve_bytes(
             path, body, content_type, etag=etag, last_modified=last_modified, gzipped=gzipped
