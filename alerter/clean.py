@@ -1,5 +1,6 @@
 """Pure functions that turn what a source said into clean, comparable values."""
 
+import codecs
 import hashlib
 import re
 import unicodedata
@@ -15,6 +16,12 @@ _MARKUP_HINT = re.compile(r"[<&]")
 _LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z0-9]+;")
 # Elements whose text is code or styling, never prose.
 _DROPPED_ELEMENTS = ("script", "style", "noscript", "template", "iframe", "object")
+# Elements shown on a line of their own: the words either side of them must not run together.
+_BLOCK_ELEMENTS = (
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
+    "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+)  # fmt: skip
 # Query parameters that only track the click and never change the page.
 _TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|mc_cid|mc_eid|_hsenc|_hsmi)$", re.I)
 
@@ -33,7 +40,11 @@ def clean_text(value: str | None) -> str:
         soup = BeautifulSoup(text, "html.parser")
         for element in soup(_DROPPED_ELEMENTS):
             element.decompose()
-        text = soup.get_text(" ")
+        # Space only around blocks: inline markup ("<a>full response</a>.") joins its neighbours.
+        for element in soup(_BLOCK_ELEMENTS):
+            element.insert_before(" ")
+            element.insert_after(" ")
+        text = soup.get_text()
         if not _LOOKS_LIKE_MARKUP.search(text):
             break
     return _WHITESPACE.sub(" ", text).strip()
@@ -47,10 +58,17 @@ def canonical_url(link: str, base: str | None = None) -> str:
     """An absolute http(s) URL without fragment or click-tracking parameters.
 
     The scheme and host are lower-cased; the path and the order of the other parameters are kept.
+    An empty or fragment-only link ("#") is rejected: it points back at the page it is on.
     """
     link = link.strip()
+    if not link or link.startswith("#"):
+        raise InvalidURL(f"not a link to another page: {link!r}")
     absolute = urljoin(base, link) if base else link
-    parts = urlsplit(absolute)
+    try:
+        parts = urlsplit(absolute)
+        port = parts.port
+    except ValueError:  # a malformed host or port
+        raise InvalidURL(f"not an absolute http(s) link: {link!r}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidURL(f"not an absolute http(s) link: {link!r}")
     query = [
@@ -58,7 +76,7 @@ def canonical_url(link: str, base: str | None = None) -> str:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not _TRACKING_PARAMS.match(k)
     ]
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    netloc = parts.hostname.lower() + (f":{port}" if port else "")
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
@@ -142,6 +160,8 @@ class UnparseableDate(ValueError):
 
 _ORDINAL = re.compile(r"(\d{1,2})(st|nd|rd|th)\b", re.I)
 _DATE_NOISE = re.compile(r"^(posted|published|updated)\s*(on|:)?\s*", re.I)
+# A common UK abbreviation that strptime's "%b" ("Sep") does not accept.
+_SEPT = re.compile(r"\bsept\b", re.I)
 # Formats seen on UK news listings; day before month wherever it is ambiguous.
 _DATE_FORMATS = (
     "%d %B %Y",
@@ -171,7 +191,7 @@ def parse_listing_date(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        cleaned = _ORDINAL.sub(r"\1", text).replace(",", " ")
+        cleaned = _SEPT.sub("Sep", _ORDINAL.sub(r"\1", text)).replace(",", " ")
         cleaned = _WHITESPACE.sub(" ", cleaned).strip()
         for date_format in _DATE_FORMATS:
             try:
@@ -221,24 +241,33 @@ def decode_body(body: bytes, declared: str | None) -> tuple[str, str | None]:
     """
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
+    codec = _codec(declared) if declared else None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         pass
     else:
-        if declared and not _is_utf8_compatible(declared, body):
+        if declared and codec != "utf-8" and not body.isascii():
             return text, f"declared charset {declared} is wrong: the body is UTF-8"
         return text, None
-    if declared and declared.replace("_", "-") not in ("utf-8", "utf8"):
+    if codec and codec != "utf-8":
         try:
-            return body.decode(declared), None
-        except (LookupError, UnicodeDecodeError):
+            return body.decode(codec), None
+        except (LookupError, UnicodeDecodeError):  # LookupError: a codec such as "base64"
             pass
     text = body.decode("windows-1252", errors="replace")
     reason = f"declared charset {declared} is wrong" if declared else "no charset declared"
     return text, f"{reason}: the body is not UTF-8; decoded as Windows-1252"
 
 
-def _is_utf8_compatible(declared: str, body: bytes) -> bool:
-    """Whether labelling `body` (valid UTF-8) as `declared` was harmless."""
-    return declared.replace("_", "-") in ("utf-8", "utf8") or body.isascii()
+def _codec(declared: str) -> str | None:
+    """Python's codec for a charset label, or None when unknown.
+
+    Latin-1 and ASCII labels mean Windows-1252, as in browsers: pages so labelled use its curly
+    quotes and dashes, which Latin-1 would decode as invisible control characters.
+    """
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        return None
+    return "cp1252" if name in ("iso8859-1", "ascii") else name
