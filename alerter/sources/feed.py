@@ -109,7 +109,7 @@ def _entry(raw: Any, base: str, feed_url: str) -> Entry | None:
         url=url,
         title=title,
         summary=clean_text(summary),
-        published=_struct_to_datetime(raw.get("published_parsed") or raw.get("updated_parsed")),
+        published=_published(raw),
         metadata=metadata,
     )
 
@@ -140,10 +140,16 @@ def _identity(guid: str | None, url: str) -> str:
     return guid
 
 
-def _struct_to_datetime(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+def _published(raw: Any) -> datetime | None:
+    """The entry's published time, else its updated time.
+
+    Membership is tested first: `raw.get("updated_parsed")` would fall back to the published time
+    through a mapping feedparser has deprecated, with a warning on every such entry.
+    """
+    for key in ("published_parsed", "updated_parsed"):
+        if key in raw and raw[key]:
+            return datetime.fromtimestamp(calendar.timegm(raw[key]), tz=UTC)
+    return None
 
 
 def _malformed(parsed: Any) -> bool:
