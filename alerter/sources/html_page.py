@@ -2,8 +2,9 @@
 
 from typing import ClassVar
 
+import soupsieve
 from bs4 import BeautifulSoup, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerter.clean import (
     InvalidURL,
@@ -25,6 +26,20 @@ class HtmlOptions(BaseModel):
     link_selector: str = Field(min_length=1, description="An element with an href")
     date_selector: str | None = None
     summary_selector: str | None = None
+
+    @field_validator(
+        "item_selector", "title_selector", "link_selector", "date_selector", "summary_selector"
+    )
+    @classmethod
+    def _valid_css(cls, selector: str | None) -> str | None:
+        """A typo in a selector is reported when the source is declared, not at every poll."""
+        if selector is not None:
+            try:
+                soupsieve.compile(selector)
+            except soupsieve.SelectorSyntaxError as error:
+                reason = str(error).splitlines()[0]  # the rest draws a caret under the pattern
+                raise ValueError(f"not a valid CSS selector: {selector!r} ({reason})") from None
+        return selector
 
 
 class HtmlKind:
@@ -79,7 +94,7 @@ def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None,
     link_element = article.select_one(options.link_selector)
     if link_element is None and article.name == "a":
         link_element = article
-    title = clean_text(title_element.get_text(" ")) if title_element else ""
+    title = _text(title_element) if title_element else ""
     href = link_element.get("href") if link_element else None
     if not title or not isinstance(href, str):
         return None, False
@@ -92,7 +107,7 @@ def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None,
     if options.date_selector and (date_element := article.select_one(options.date_selector)):
         raw_date = date_element.get("datetime")
         if not isinstance(raw_date, str):
-            raw_date = date_element.get_text(" ")
+            raw_date = _text(date_element)
         try:
             published = parse_listing_date(raw_date)
         except UnparseableDate:
@@ -101,6 +116,11 @@ def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None,
     if options.summary_selector and (
         summary_element := article.select_one(options.summary_selector)
     ):
-        summary = clean_text(summary_element.get_text(" "))
+        summary = _text(summary_element)
     entry = Entry(identity=url, url=url, title=title, summary=summary, published=published)
     return entry, date_unreadable
+
+
+def _text(element: Tag) -> str:
+    """An element's text as a reader sees it: inline markup ("4<sup>th</sup>") joins its words."""
+    return clean_text(element.decode_contents())
