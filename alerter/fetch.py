@@ -1,13 +1,13 @@
 """HTTP fetching for polls: bounded in time and size, conditional, and polite to each host."""
 
 import asyncio
+import itertools
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -112,7 +112,7 @@ class Fetcher:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        host = urlsplit(url).hostname or url
+        host = _host_to_fetch(url)
         async with self._host_slots[host]:
             try:
                 async with asyncio.timeout(self.deadline_seconds):
@@ -138,15 +138,15 @@ class Fetcher:
     async def _get(
         self, url: str, params: list[tuple[str, str]], headers: dict[str, str]
     ) -> Fetched | NotModified:
-        async with self._client.stream("GET", url, params=params, headers=headers) as response:
+        # A tuple of params because httpx types them covariantly only as a tuple.
+        async with self._client.stream(
+            "GET", url, params=tuple(params), headers=headers
+        ) as response:
             if response.status_code == 304:
                 return NotModified()
-            if response.status_code >= 400 or response.status_code < 200:
+            if not 200 <= response.status_code < 300:
                 raise _status_error(response)
             body = await self._read_body(response)
-        moved_to = None
-        if any(step.status_code in (301, 308) for step in response.history):
-            moved_to = str(response.url)
         return Fetched(
             document=Document(
                 url=str(response.url),
@@ -158,7 +158,7 @@ class Fetcher:
                 last_modified=response.headers.get("last-modified"),
             ),
             status=response.status_code,
-            moved_to=moved_to,
+            moved_to=_permanent_location(response),
         )
 
     async def _read_body(self, response: httpx.Response) -> bytes:
@@ -166,24 +166,36 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise self._too_large()
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        decompressor = _decompressor(encoding)
+        encoding = _content_encoding(response)
+        decompressor: zlib._Decompress | None = None
         body = bytearray()
-        async for chunk in response.aiter_raw(_CHUNK):
-            if decompressor is None:
-                body += chunk
-            else:
-                # max_length bounds memory: a bomb is stopped one byte past the cap.
+        try:
+            async for chunk in response.aiter_raw(_CHUNK):
+                if encoding == "identity":
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise self._too_large()
+                    continue
+                if decompressor is None:
+                    decompressor = _decompressor(encoding, first_chunk=chunk)
+                # max_length bounds memory: a bomb is stopped one byte past the cap, so output
+                # is never left pending inside zlib once the input is used up.
                 data = chunk
                 while data:
                     body += decompressor.decompress(data, self.max_bytes + 1 - len(body))
                     if len(body) > self.max_bytes:
                         raise self._too_large()
                     data = decompressor.unconsumed_tail
-            if len(body) > self.max_bytes:
-                raise self._too_large()
-        if decompressor is not None:
-            body += decompressor.flush()
+        except zlib.error as error:
+            raise FetchError(
+                f"the {encoding} answer could not be decompressed ({error}); "
+                "the site sent a corrupt body, try again later"
+            ) from None
+        if decompressor is not None and not decompressor.eof:
+            raise FetchError(
+                f"the {encoding} answer ended early; the connection may have dropped, "
+                "try again later"
+            )
         return bytes(body)
 
     def _too_large(self) -> BodyTooLarge:
@@ -193,14 +205,51 @@ class Fetcher:
         )
 
 
-def _decompressor(encoding: str) -> "zlib._Decompress | None":
+def _host_to_fetch(url: str) -> str:
+    """The URL's host, refusing a URL no HTTP request can be made to."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise FetchError(f"{url!r} is not a valid URL ({error}); check the source URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise FetchError(f"{url!r} is not an http(s) URL with a host; check the source URL")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise FetchError(f"{url!r} has no valid port; check the source URL")
+    return parsed.host
+
+
+def _permanent_location(response: httpx.Response) -> str | None:
+    """Where the source URL now lives: the end of the redirects, from the first, that were all
+    permanent. A temporary hop before or after them does not move the source."""
+    moved_to = None
+    for step, target in itertools.pairwise([*response.history, response]):
+        if step.status_code not in (301, 308):
+            break
+        moved_to = str(target.url)
+    return moved_to
+
+
+def _content_encoding(response: httpx.Response) -> str:
+    encoding = response.headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
-        return None
+        return "identity"
     if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return "gzip"
     if encoding == "deflate":
-        return zlib.decompressobj()
+        return "deflate"
     raise FetchError(f"the site sent an encoding alerter did not ask for: {encoding}")
+
+
+def _decompressor(encoding: str, *, first_chunk: bytes) -> "zlib._Decompress":
+    if encoding == "gzip":
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    # The standard wraps deflate in a zlib header; some servers send the raw stream instead.
+    zlib_wrapped = (
+        len(first_chunk) >= 2
+        and first_chunk[0] & 0x0F == zlib.DEFLATED
+        and int.from_bytes(first_chunk[:2], "big") % 31 == 0
+    )
+    return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
 
 
 def _status_error(response: httpx.Response) -> FetchError:
@@ -228,6 +277,8 @@ def _retry_after(value: str | None, now: datetime | None = None) -> timedelta | 
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" means UTC, but parses to a naive datetime
+        when = when.replace(tzinfo=UTC)
     delay = when - (now or datetime.now(UTC))
     return max(delay, timedelta(0))
 
@@ -239,6 +290,8 @@ def _reason(error: BaseException) -> str:
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
+        if isinstance(cause, BaseExceptionGroup):  # one failure per address the host has
+            return "; ".join(sorted({_reason(each) for each in cause.exceptions}))
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
         cause = cause.__cause__ or cause.__context__
