@@ -48,7 +48,7 @@ class GovukOptions(BaseModel):
     @field_validator("order")
     @classmethod
     def _sortable(cls, order: str) -> str:
-        if order.lstrip("-") not in _SORTABLE:
+        if order.removeprefix("-") not in _SORTABLE:
             raise ValueError(f"order must be one of {', '.join(_SORTABLE)}, optionally with '-'")
         return order
 
