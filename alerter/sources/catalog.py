@@ -26,6 +26,10 @@ def load_source_file(path: Path) -> list[SourceSpec]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise SourceFileError(f"{path}: cannot read the sources file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise SourceFileError(
+            f"{path}: not UTF-8 text (byte {error.start}); save the file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise SourceFileError(f"{path}: not valid TOML ({error})") from None
     entries = data.get("sources")

@@ -143,12 +143,12 @@ def _identity(guid: str | None, url: str) -> str:
 def _published(raw: Any) -> datetime | None:
     """The entry's published time, else its updated time.
 
-    Membership is tested first: `raw.get("updated_parsed")` would fall back to the published time
-    through a mapping feedparser has deprecated, with a warning on every such entry.
+    Read with `dict.get`: feedparser's own `get("updated_parsed")` falls back to the published time
+    through a mapping it has deprecated, with a warning on every such entry.
     """
     for key in ("published_parsed", "updated_parsed"):
-        if key in raw and raw[key]:
-            return datetime.fromtimestamp(calendar.timegm(raw[key]), tz=UTC)
+        if value := dict.get(raw, key):
+            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     return None
 
 
