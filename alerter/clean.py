@@ -2,6 +2,7 @@
 
 import codecs
 import hashlib
+import html
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ _BLOCK_ELEMENTS = (
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
     "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
 )  # fmt: skip
+_BLOCK_TAG = re.compile(rf"</?({'|'.join(_BLOCK_ELEMENTS)})\b", re.I)
+_DROPPED_TAG = re.compile(rf"<({'|'.join(_DROPPED_ELEMENTS)})\b", re.I)
 # Query parameters that only track the click and never change the page.
 _TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|mc_cid|mc_eid|_hsenc|_hsmi)$", re.I)
 
@@ -37,13 +40,14 @@ def clean_text(value: str | None) -> str:
     for _ in range(3):
         if not _MARKUP_HINT.search(text):
             break
-        soup = BeautifulSoup(text, "html.parser")
-        for element in soup(_DROPPED_ELEMENTS):
-            element.decompose()
-        # Space only around blocks: inline markup ("<a>full response</a>.") joins its neighbours.
-        for element in soup(_BLOCK_ELEMENTS):
-            element.insert_before(" ")
-            element.insert_after(" ")
+        if "<" not in text:  # entities only: no tree to build
+            text = html.unescape(text)
+            continue
+        # Space only at blocks: inline markup ("<a>full response</a>.") joins its neighbours.
+        soup = BeautifulSoup(_BLOCK_TAG.sub(r" \g<0>", text), "html.parser")
+        if _DROPPED_TAG.search(text):
+            for element in soup(_DROPPED_ELEMENTS):
+                element.decompose()
         text = soup.get_text()
         if not _LOOKS_LIKE_MARKUP.search(text):
             break
@@ -131,8 +135,11 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 
 def title_words(title: str) -> list[str]:
     """Normalised words of a headline: lower case, accents and labels removed, plurals folded."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = title
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
     text = _TITLE_LABEL.sub("", text.strip())
     words = []
     for word in _WORD.findall(text.replace("'", "").replace("\u2019", "")):

@@ -1,5 +1,6 @@
 """Settings, read once from ALERTER_* environment variables (see README.md)."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     )
     fetch_per_host: int = Field(
         default=4, gt=0, description="Concurrent fetches to one host during a poll cycle"
+    )
+    parse_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        description="Processes that parse fetched documents; 0 parses in the poller itself",
     )
 
 

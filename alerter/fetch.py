@@ -103,10 +103,9 @@ class Fetcher:
     ) -> None:
         await self._client.aclose()
 
-    async def fetch(
-        self, url: str, params: list[tuple[str, str]], validators: Validators
-    ) -> Fetched | NotModified:
-        """GET `url`, raising FetchError with a staff-readable reason when no body can be had."""
+    async def fetch(self, url: str, validators: Validators) -> Fetched | NotModified:
+        """GET `url` (query string included); FetchError with a staff-readable reason when no
+        body can be had."""
         headers = {}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
@@ -116,7 +115,7 @@ class Fetcher:
         async with self._host_slots[host]:
             try:
                 async with asyncio.timeout(self.deadline_seconds):
-                    return await self._get(url, params, headers)
+                    return await self._get(url, headers)
             except TimeoutError:
                 raise FetchError(
                     f"no complete answer within {self.deadline_seconds:g} s; "
@@ -135,13 +134,8 @@ class Fetcher:
             except httpx.HTTPError as error:
                 raise FetchError(f"HTTP failure talking to {host}: {_reason(error)}") from None
 
-    async def _get(
-        self, url: str, params: list[tuple[str, str]], headers: dict[str, str]
-    ) -> Fetched | NotModified:
-        # A tuple of params because httpx types them covariantly only as a tuple.
-        async with self._client.stream(
-            "GET", url, params=tuple(params), headers=headers
-        ) as response:
+    async def _get(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
+        async with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return NotModified()
             if not 200 <= response.status_code < 300:

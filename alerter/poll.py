@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 from alerter.config import Settings
 from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
 from alerter.models import Source
+from alerter.parser_pool import ParserPool
 from alerter.sources import KINDS
-from alerter.sources.base import SourceError
+from alerter.sources.base import ParseResult, SourceError
 from alerter.sources.catalog import spec_of
-from alerter.store import StoreResult, store_entries, story_index
+from alerter.store import store_entries, story_index
 from alerter.stories import StoryIndex
 
 log = logging.getLogger(__name__)
@@ -111,16 +112,22 @@ async def _poll(
                     SourceReport(source.name, "busy", error="being polled by another process")
                 )
         stories = story_index(session)
-        async with Fetcher(
-            deadline_seconds=settings.fetch_deadline_seconds,
-            max_bytes=settings.fetch_max_bytes,
-            per_host=settings.fetch_per_host,
-            contact_url=settings.contact_url,
-            transport=transport,
-        ) as fetcher:
-            reports += await asyncio.gather(
-                *(_poll_one(session, fetcher, stories, source, clock) for source in claimed)
-            )
+        with ParserPool(settings.parse_workers) as parser:
+            if claimed:
+                parser.start()
+            async with Fetcher(
+                deadline_seconds=settings.fetch_deadline_seconds,
+                max_bytes=settings.fetch_max_bytes,
+                per_host=settings.fetch_per_host,
+                contact_url=settings.contact_url,
+                transport=transport,
+            ) as fetcher:
+                reports += await asyncio.gather(
+                    *(
+                        _poll_one(session, fetcher, parser, stories, source, clock)
+                        for source in claimed
+                    )
+                )
     order = {name: n for n, name in enumerate(s.name for s in sources)}
     return sorted(reports, key=lambda report: order[report.source])
 
@@ -159,39 +166,52 @@ def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -
 
 
 async def _poll_one(
-    session: Session, fetcher: Fetcher, stories: StoryIndex, source: Source, clock: Clock
+    session: Session,
+    fetcher: Fetcher,
+    parser: ParserPool,
+    stories: StoryIndex,
+    source: Source,
+    clock: Clock,
 ) -> SourceReport:
     spec = spec_of(source)
-    kind = KINDS[spec.kind]
     validators = Validators(source.etag, source.last_modified)
+    url = str(httpx.URL(source.url).copy_merge_params(tuple(KINDS[spec.kind].request_params(spec))))
     try:
-        outcome = await fetcher.fetch(source.url, kind.request_params(spec), validators)
+        outcome = await fetcher.fetch(url, validators)
+        parsed = (
+            None if isinstance(outcome, NotModified) else await parser.parse(outcome.document, spec)
+        )
     except FetchError as error:
         return _fail(session, source, str(error), clock(), error.retry_after)
-    # From here on nothing awaits: this source's parse and store run alone on the shared session.
+    except SourceError as error:
+        return _fail(session, source, str(error), clock(), None)
+    except Exception as error:
+        log.exception("parsing %s failed", source.name, extra={"source": source.name})
+        return _fail(session, source, f"internal error while parsing: {error!r}", clock(), None)
+    # From here on nothing awaits: this source's store runs alone on the shared session.
     now = clock()
-    if isinstance(outcome, NotModified):
+    if isinstance(outcome, NotModified) or parsed is None:
         _record_success(source, now, validators, warnings=source.last_warnings)
         session.commit()
         return SourceReport(source.name, "not_modified")
     try:
-        return _ingest(session, stories, source, outcome, now)
-    except SourceError as error:
-        session.rollback()
-        return _fail(session, source, str(error), now, None)
+        return _store(session, stories, source, outcome, parsed, now)
     except Exception as error:
         log.exception("poll of %s failed", source.name, extra={"source": source.name})
         session.rollback()
         return _fail(session, source, f"internal error while storing: {error!r}", now, None)
 
 
-def _ingest(
-    session: Session, stories: StoryIndex, source: Source, fetched: Fetched, now: datetime
+def _store(
+    session: Session,
+    stories: StoryIndex,
+    source: Source,
+    fetched: Fetched,
+    parsed: ParseResult,
+    now: datetime,
 ) -> SourceReport:
-    spec = spec_of(source)
-    parsed = KINDS[spec.kind].parse(fetched.document, spec)
     backlog = source.first_success_at is None
-    stored: StoreResult = store_entries(
+    stored = store_entries(
         session, source, parsed.entries, now=now, backlog=backlog, stories=stories
     )
     warnings = list(parsed.warnings)

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,8 @@ from alerter.models import Item, Sighting, Source
 from alerter.sources.base import Entry
 from alerter.stories import Headline, StoryIndex
 
+_ITEMS: sa.Table = Item.__table__  # type: ignore[attr-defined]
+_SIGHTINGS: sa.Table = Sighting.__table__  # type: ignore[attr-defined]
 # SQLite allows 32,766 bound parameters; stay far below for IN lists.
 _CHUNK = 500
 # Concurrent pollers may insert the same story between our lookup and our insert; then look again.
@@ -88,8 +91,8 @@ def _store(
     known = _sighted_items(session, source.id, list(unique))
     by_url = _items_by_url(session, [e.url for e in unique.values() if e.identity not in known])
     # New items of this batch by URL, with every identity under which this source listed them.
-    pending: dict[str, tuple[Item, list[str]]] = {}
-    sightings: list[Sighting] = []
+    pending: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    sightings: list[dict[str, Any]] = []
     for entry in unique.values():
         item = known.get(entry.identity)
         if item is not None:
@@ -110,37 +113,50 @@ def _store(
             sightings.append(_sighting(story_id, source.id, entry.identity, entry.url, now))
             result.merged += 1
             continue
-        item = Item(
-            source_id=source.id,
-            url=entry.url,
-            title=entry.title,
-            summary=entry.summary,
-            published_at=published,
-            first_seen_at=now,
-            content_hash=content_hash(entry.title, entry.summary),
-            title_key=" ".join(sorted(words)),
-            backlog=backlog,
-            source_metadata=entry.metadata,
-        )
-        pending[entry.url] = (item, [entry.identity])
-    session.add_all(item for item, _ in pending.values())
-    session.flush()
+        row: dict[str, Any] = {
+            "source_id": source.id,
+            "url": entry.url,
+            "title": entry.title,
+            "summary": entry.summary,
+            "published_at": published,
+            "first_seen_at": now,
+            "updated_at": None,
+            "content_hash": content_hash(entry.title, entry.summary),
+            "title_key": " ".join(sorted(words)),
+            "backlog": backlog,
+            "source_metadata": entry.metadata,
+        }
+        pending[entry.url] = (row, [entry.identity])
     headlines: list[Headline] = []
-    for item, identities in pending.values():
-        assert item.id is not None
-        sightings.extend(_sighting(item.id, source.id, i, item.url, now) for i in identities)
-        words = frozenset(item.title_key.split())
-        headlines.append(Headline(item.id, source.id, words, item.published_at))
-        result.new_item_ids.append(item.id)
-    session.add_all(sightings)
-    session.flush()
+    if pending:
+        # Core inserts: a batch of items costs one statement, not an ORM object each.
+        # Matched back by URL (unique): ordered RETURNING would cost SQLite a statement per row.
+        inserted = session.execute(
+            _ITEMS.insert().returning(_ITEMS.c.url, _ITEMS.c.id),
+            [row for row, _ in pending.values()],
+        )
+        ids_by_url: dict[str, int] = dict(inserted.tuples().all())
+        for row, identities in pending.values():
+            item_id = ids_by_url[row["url"]]
+            sightings.extend(_sighting(item_id, source.id, i, row["url"], now) for i in identities)
+            words = frozenset(row["title_key"].split())
+            headlines.append(Headline(item_id, source.id, words, row["published_at"]))
+            result.new_item_ids.append(item_id)
+    if sightings:
+        session.execute(_SIGHTINGS.insert(), sightings)
     return result, headlines
 
 
-def _sighting(item_id: int, source_id: int, identity: str, url: str, now: datetime) -> Sighting:
-    return Sighting(
-        item_id=item_id, source_id=source_id, identity=identity, url=url, first_seen_at=now
-    )
+def _sighting(
+    item_id: int, source_id: int, identity: str, url: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "source_id": source_id,
+        "identity": identity,
+        "url": url,
+        "first_seen_at": now,
+    }
 
 
 def _apply_edit(item: Item, entry: Entry, now: datetime) -> bool:

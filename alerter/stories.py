@@ -1,9 +1,8 @@
 """Recognising one story re-posted by another source under a near-identical headline."""
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 # Re-posts within this time of each other are candidates for the same story.
@@ -14,12 +13,20 @@ SIMILARITY = 0.85
 MIN_WORDS = 4
 
 
+def _numbers(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(word for word in words if word[0].isdigit())
+
+
 @dataclass(frozen=True)
 class Headline:
     item_id: int
     source_id: int
     words: frozenset[str]
     published: datetime
+    numbers: frozenset[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numbers", _numbers(self.words))
 
 
 def near_identical(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -27,11 +34,20 @@ def near_identical(a: frozenset[str], b: frozenset[str]) -> bool:
 
     Numbers must agree exactly: "notice 2024/06" and "notice 2024/07" are different notices.
     """
-    if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
+    return _similar(a, _numbers(a), b, _numbers(b))
+
+
+def _similar(
+    a: frozenset[str], a_numbers: frozenset[str], b: frozenset[str], b_numbers: frozenset[str]
+) -> bool:
+    shorter, longer = sorted((len(a), len(b)))
+    if shorter < MIN_WORDS or shorter < SIMILARITY * longer:  # too different in length already
         return False
-    if {w for w in a if w[0].isdigit()} != {w for w in b if w[0].isdigit()}:
-        return False
-    return len(a & b) >= SIMILARITY * len(a | b)
+    return a_numbers == b_numbers and len(a & b) >= SIMILARITY * len(a | b)
+
+
+def _keys(words: frozenset[str]) -> list[frozenset[str]]:
+    return [words, *(words - {word} for word in words)]
 
 
 # Loads the stored headlines published within [start, end).
@@ -41,39 +57,36 @@ HeadlineLoader = Callable[[datetime, datetime], Iterable[Headline]]
 class StoryIndex:
     """Headlines seen in a poll cycle plus those loaded from the database, by day.
 
-    Lookups use an inverted index of words: a headline that is near-identical to one with n words
-    must contain at least one of any n - ceil(SIMILARITY * n) + 1 of its words, so only the
-    postings of that many of its rarest words need to be compared.
+    Headlines are indexed under their set of words and under each set with one word left out,
+    so a lookup finds, in a few dictionary probes, every headline with the same words give or
+    take one (one added, dropped or swapped); each is then checked with `near_identical`.
     """
 
     def __init__(self, loader: HeadlineLoader) -> None:
         self._loader = loader
         self._loaded_days: set[date] = set()
-        self._postings: defaultdict[str, list[Headline]] = defaultdict(list)
+        self._postings: defaultdict[frozenset[str], list[Headline]] = defaultdict(list)
         self._known: set[int] = set()
 
     def add(self, headline: Headline) -> None:
         if headline.item_id in self._known or len(headline.words) < MIN_WORDS:
             return
         self._known.add(headline.item_id)
-        for word in headline.words:
-            self._postings[word].append(headline)
+        for key in _keys(headline.words):
+            self._postings[key].append(headline)
 
     def find(self, words: frozenset[str], published: datetime, source_id: int) -> int | None:
         """The item id of another source's near-identical headline within the window, if any."""
         if len(words) < MIN_WORDS:
             return None
         self._load_around(published)
-        needed = len(words) - math.ceil(SIMILARITY * len(words)) + 1
-        rarest = sorted(words, key=lambda word: len(self._postings.get(word, ())))[:needed]
-        seen: set[int] = set()
-        for word in rarest:
-            for candidate in self._postings.get(word, ()):
-                if candidate.item_id in seen or candidate.source_id == source_id:
-                    continue
-                seen.add(candidate.item_id)
-                if abs(candidate.published - published) <= STORY_WINDOW and near_identical(
-                    words, candidate.words
+        numbers = _numbers(words)
+        for key in _keys(words):
+            for candidate in self._postings.get(key, ()):
+                if (
+                    candidate.source_id != source_id
+                    and abs(candidate.published - published) <= STORY_WINDOW
+                    and _similar(words, numbers, candidate.words, candidate.numbers)
                 ):
                     return candidate.item_id
         return None

@@ -64,7 +64,7 @@ def fetch(
             contact_url=CONTACT_URL,
         ) as fetcher:
             return await asyncio.wait_for(
-                fetcher.fetch(url, [], validators), timeout=deadline_seconds * 5
+                fetcher.fetch(url, validators), timeout=deadline_seconds * 5
             )
 
     return asyncio.run(run())
@@ -553,7 +553,7 @@ def test_fetches_to_one_host_are_bounded_without_holding_up_other_hosts() -> Non
     other_url = other.route("/quick", Reply(body=b"quick news"))
 
     async def timed(fetcher: Fetcher, url: str) -> float:
-        await fetcher.fetch(url, [], Validators())
+        await fetcher.fetch(url, Validators())
         return time.monotonic() - started
 
     async def run() -> tuple[list[float], float]:

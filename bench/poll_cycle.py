@@ -1,0 +1,256 @@
+"""Benchmark: one poll cycle over 100 local feeds of 50 items, each response delayed 300 ms.
+
+Prints the cycle's wall time (target under 3 s: the fetches overlap) and the items per second of
+parse-and-store alone (target at least 2,000/s). Run from the repository root:
+
+    .venv/bin/python -m bench.poll_cycle [--database-url URL]
+"""
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from alerter.config import Settings
+from alerter.db import create_db_engine, migrate
+from alerter.models import Source
+from alerter.parser_pool import ParserPool
+from alerter.poll import poll_sources
+from alerter.sources.base import Document, ParseResult
+from alerter.sources.catalog import spec_of, sync_source_file
+from alerter.store import store_entries, story_index
+from tests.fake_web import FakeWeb, Reply
+from tests.feeds import Story, rss
+
+FEEDS = 100
+ITEMS_PER_FEED = 50
+DELAY = 0.3
+HOSTS = 25  # loopback addresses 127.0.0.1-25, four feeds each, as feeds spread over sites
+
+# Headline vocabulary: broad enough that, as on real news sites, most headlines share few words.
+SUBJECTS = [
+    "steel",
+    "aluminium",
+    "copper",
+    "foundry",
+    "scrap",
+    "lithium",
+    "cobalt",
+    "nickel",
+    "castings",
+    "alloys",
+    "zinc",
+    "magnesium",
+    "titanium",
+    "tungsten",
+    "graphite",
+    "forgings",
+    "billets",
+    "ingots",
+    "extrusions",
+    "coatings",
+]
+ACTIONS = [
+    "review",
+    "extension",
+    "consultation",
+    "quota",
+    "tariff",
+    "grant",
+    "agreement",
+    "strategy",
+    "survey",
+    "report",
+    "investigation",
+    "guidance",
+    "roadmap",
+    "partnership",
+    "summit",
+    "taskforce",
+    "inquiry",
+    "relief",
+    "levy",
+    "standard",
+]
+PLACES = [
+    "UK",
+    "Wales",
+    "Scotland",
+    "Midlands",
+    "Yorkshire",
+    "Japan",
+    "India",
+    "Canada",
+    "Australia",
+    "Norway",
+    "Chile",
+    "Korea",
+    "Brazil",
+    "Mexico",
+    "Turkey",
+    "Ukraine",
+    "Sheffield",
+    "Teesside",
+    "Birmingham",
+    "Rotherham",
+]
+VERBS = [
+    "published",
+    "opens",
+    "confirmed",
+    "announced",
+    "extended",
+    "launched",
+    "updated",
+    "closes",
+    "agreed",
+    "proposed",
+    "welcomed",
+    "paused",
+    "expanded",
+    "signed",
+    "reviewed",
+]
+QUALIFIERS = [
+    "new",
+    "interim",
+    "final",
+    "draft",
+    "revised",
+    "joint",
+    "national",
+    "regional",
+    "emergency",
+    "voluntary",
+    "long-term",
+    "short-term",
+    "targeted",
+    "sector-wide",
+    "cross-border",
+]
+
+
+def make_headline(rng: random.Random) -> str:
+    return (
+        f"{rng.choice(PLACES)} {rng.choice(QUALIFIERS)} {rng.choice(SUBJECTS)} "
+        f"{rng.choice(ACTIONS)} {rng.choice(VERBS)} for {rng.choice(SUBJECTS)} "
+        f"and {rng.choice(SUBJECTS)} {rng.choice(ACTIONS)}"
+    )
+
+
+def make_feed(rng: random.Random, feed: int, now: datetime) -> bytes:
+    stories = []
+    for n in range(ITEMS_PER_FEED):
+        summary = (
+            f"<p>The government has {rng.choice(VERBS)} a {rng.choice(ACTIONS)} affecting "
+            f"<b>{rng.choice(SUBJECTS)}</b> producers in {rng.choice(PLACES)}. "
+            "Members should read the detail &amp; respond.</p>"
+        )
+        link = f"https://feed{feed}.example/news/{n}?utm_source=rss"
+        published = now - timedelta(hours=n)
+        stories.append(
+            Story(make_headline(rng), link, published, summary=summary, guid=f"feed{feed}-{n}")
+        )
+    return rss(stories, channel_title=f"Feed {feed}")
+
+
+def fresh_engine(database_url: str | None, directory: Path, name: str) -> Engine:
+    engine = create_db_engine(database_url or f"sqlite:///{directory / name}")
+    migrate(engine)
+    return engine
+
+
+async def parse_and_store(
+    session: Session, sources: list[Source], bodies: list[bytes], now: datetime, workers: int
+) -> tuple[int, float]:
+    stories = story_index(session)
+    with ParserPool(workers) as parser:
+        await parser.parse(Document("https://warm.example/", bodies[0]), spec_of(sources[0]))
+        started = time.perf_counter()
+
+        async def parse(source: Source, body: bytes) -> tuple[Source, ParseResult]:
+            return source, await parser.parse(Document(source.url, body), spec_of(source))
+
+        count = 0
+        for parsing in asyncio.as_completed(
+            [parse(source, body) for source, body in zip(sources, bodies, strict=True)]
+        ):
+            source, parsed = await parsing
+            result = store_entries(
+                session, source, parsed.entries, now=now, backlog=False, stories=stories
+            )
+            session.commit()
+            count += len(result.new_item_ids)
+        return count, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="an empty database (default: a temporary SQLite)")
+    args = parser.parse_args()
+    rng = random.Random(2026)
+    now = datetime.now(UTC)
+    bodies = [make_feed(rng, feed, now) for feed in range(FEEDS)]
+    servers = [FakeWeb(host=f"127.0.0.{h + 1}").start() for h in range(HOSTS)]
+    with tempfile.TemporaryDirectory() as directory:
+        sources_file = Path(directory) / "sources.toml"
+        entries = []
+        for feed, body in enumerate(bodies):
+            server = servers[feed % HOSTS]
+            url = server.route(
+                f"/feed{feed}.xml",
+                Reply(200, body, {"Content-Type": "application/rss+xml"}, delay=DELAY),
+            )
+            entries.append(
+                f'[[sources]]\nname = "feed {feed}"\nkind = "feed"\nurl = "{url}"\n'
+                f'publisher = "Feed {feed}"\n'
+            )
+        sources_file.write_text("".join(entries))
+        settings = Settings(database_url="sqlite://", sources=sources_file)
+
+        engine = fresh_engine(args.database_url, Path(directory), "cycle.db")
+        with Session(engine) as session:
+            sync_source_file(session, sources_file)
+            session.commit()
+        started = time.perf_counter()
+        reports = poll_sources(engine, settings)
+        cycle = time.perf_counter() - started
+        stored = sum(report.new for report in reports)
+        failed = [report.source for report in reports if report.status != "fetched"]
+        print(
+            f"poll cycle: {FEEDS} feeds x {ITEMS_PER_FEED} items, {DELAY * 1000:.0f} ms delay each"
+        )
+        print(
+            f"  wall time {cycle:.2f} s (target < 3 s; serial fetching alone would take "
+            f"{FEEDS * DELAY:.0f} s), {stored} items stored, failures: {failed or 'none'}"
+        )
+
+        # Parse and store alone, as a cycle does them (parsing in worker processes, storing in
+        # the poller as each document is parsed), on an empty database of its own.
+        if args.database_url:
+            engine.dispose()
+            print("  (parse-and-store measured on a temporary SQLite: the given database is full)")
+        store_engine = fresh_engine(None, Path(directory), "store.db")
+        with Session(store_engine) as session:
+            sync_source_file(session, sources_file)
+            session.commit()
+            sources = list(session.exec(select(Source).order_by(Source.id)))
+            count, elapsed = asyncio.run(
+                parse_and_store(session, sources, bodies, now, settings.parse_workers)
+            )
+        print(
+            f"parse and store: {count} items in {elapsed:.2f} s = {count / elapsed:,.0f} items/s "
+            f"({settings.parse_workers} parser processes; target >= 2,000/s)"
+        )
+    for server in servers:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
