@@ -135,7 +135,7 @@ def _store(
             _ITEMS.insert().returning(_ITEMS.c.url, _ITEMS.c.id),
             [row for row, _ in pending.values()],
         )
-        ids_by_url: dict[str, int] = dict(inserted.tuples().all())
+        ids_by_url: dict[str, int] = {url: item_id for url, item_id in inserted}
         for row, identities in pending.values():
             item_id = ids_by_url[row["url"]]
             sightings.extend(_sighting(item_id, source.id, i, row["url"], now) for i in identities)
