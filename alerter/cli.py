@@ -1,6 +1,7 @@
 """The `alerter` command line: each command a thin layer over library functions."""
 
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,6 +21,19 @@ from alerter.store import list_items
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 

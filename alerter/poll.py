@@ -268,5 +268,6 @@ def _fail(
     )
     source.claimed_until = None
     session.commit()
-    log.warning("poll of %s failed: %s", source.name, message, extra={"source": source.name})
+    # INFO: the failure is in the report and on the source; staff alerts come from its health.
+    log.info("poll of %s failed: %s", source.name, message, extra={"source": source.name})
     return SourceReport(source.name, "failed", error=message)

@@ -26,25 +26,6 @@ DEADLINE = 1.0
 DEADLINE_SLACK = 0.75
 
 
-class QuickFakeWeb(FakeWeb):
-    """FakeWeb that notices `stop()` within 20 ms rather than serve_forever's default 500 ms:
-    this module starts a server for nearly every test."""
-
-    def start(self) -> "QuickFakeWeb":
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        super().start()
-        return self
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    server = QuickFakeWeb().start()
-    yield server
-    server.stop()
-
-
 def fetch(
     url: str,
     validators: Validators = NO_VALIDATORS,
@@ -207,7 +188,7 @@ def test_a_gzip_body_expanding_exactly_to_the_cap_is_accepted(web: FakeWeb) -> N
 
 def test_a_gzip_bomb_is_refused_without_inflating_it() -> None:
     bomb = gzip_of_zeros(50 * 1024 * 1024)
-    web = QuickFakeWeb().start()
+    web = FakeWeb().start()
     url = web.route("/bomb", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
     tracemalloc.start()
     try:
@@ -534,7 +515,7 @@ def test_a_connection_dropped_mid_body_is_a_fetch_error() -> None:
 
 
 def test_fetches_to_one_host_are_bounded_without_holding_up_other_hosts() -> None:
-    busy, other = QuickFakeWeb().start(), QuickFakeWeb(host="127.0.0.2").start()
+    busy, other = FakeWeb().start(), FakeWeb(host="127.0.0.2").start()
     in_flight = 0
     most_in_flight = 0
     count_lock = threading.Lock()

@@ -296,3 +296,43 @@ def test_malformed_xml_keeps_the_recovered_entries_and_says_so(
 
     assert report.new == 2
     assert any("malformed" in warning for warning in source_row(engine, "Broken").last_warnings)
+
+
+def test_problems_that_do_not_stop_a_source_are_recorded_as_warnings(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    declare(
+        sources_file,
+        feed_source("Charset", web.serve_fixture("/c", "feed_wrong_charset.xml", RSS)),
+        feed_source("Dates", web.serve_fixture("/d", "feed_future_and_bad_dates.rss", RSS)),
+        feed_source("ALFED", web.serve_fixture("/a", "alfed_wordpress_feed.rss", RSS)),
+    )
+
+    reports = poll(engine, settings, Clock())
+
+    assert all(report.status == "fetched" for report in reports.values())
+    assert "declared charset" in " ".join(source_row(engine, "Charset").last_warnings)
+    assert "date could not be read" in " ".join(source_row(engine, "Dates").last_warnings)
+    assert "skipped" in " ".join(source_row(engine, "ALFED").last_warnings)
+    assert reports["ALFED"].skipped == 2
+
+
+def test_a_retired_feed_and_a_page_whose_selectors_match_nothing_fail(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    page = web.serve_fixture("/news/", "cmf_news_listing.html", "text/html")
+    declare(
+        sources_file,
+        feed_source(
+            "Ended", web.serve_fixture("/ended", "feed_ended.atom", "application/atom+xml")
+        ),
+        f'[[sources]]\nname = "CMF"\nkind = "html"\nurl = "{page}"\npublisher = "CMF"\n'
+        'item_selector = "div.post"\ntitle_selector = "h2"\nlink_selector = "a"\n',
+    )
+
+    reports = poll(engine, settings, Clock())
+
+    assert reports["Ended"].status == reports["CMF"].status == "failed"
+    assert "This feed has ended" in (source_row(engine, "Ended").last_error or "")
+    assert "no element matched `div.post`" in (source_row(engine, "CMF").last_error or "")
+    assert "layout may have changed" in (source_row(engine, "CMF").last_error or "")
