@@ -2,17 +2,22 @@
 alongside its fetching and storing instead of after them."""
 
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
 from alerter.sources import KINDS
 from alerter.sources.base import Document, ParseResult, SourceSpec
 
-# A fork server started once per process hands out workers with the parsers already imported;
-# forking the poller itself is unsafe once it runs threads.
+log = logging.getLogger(__name__)
+
+# A fork server started once per process hands out workers with the parsers (and the program's
+# main module, which each worker would otherwise import again) already loaded; forking the
+# poller itself is unsafe once it runs threads.
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["alerter.sources"])
+_CONTEXT.set_forkserver_preload(["__main__", "alerter.sources"])
 
 
 def parse_document(document: Document, spec: SourceSpec) -> ParseResult:
@@ -26,30 +31,45 @@ class ParserPool:
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._executor: Executor | None = None
+        self._starting: asyncio.Future[None] | None = None
 
     def start(self) -> None:
-        """Start the workers now, so that their start-up overlaps the cycle's fetching."""
-        if self._workers and self._executor is None:
-            self._executor = ProcessPoolExecutor(self._workers, mp_context=_CONTEXT)
-            for _ in range(self._workers):
-                self._executor.submit(int)
+        """Begin starting the workers in a thread: the fork server takes a moment, and the
+        cycle's fetching need not wait for it."""
+        if self._workers and self._starting is None:
+            self._starting = asyncio.ensure_future(asyncio.to_thread(self._start_workers))
+
+    def _start_workers(self) -> None:
+        self._executor = ProcessPoolExecutor(self._workers, mp_context=_CONTEXT)
+        for _ in range(self._workers):
+            self._executor.submit(int)  # the executor forks its workers on demand
 
     async def parse(self, document: Document, spec: SourceSpec) -> ParseResult:
         if self._workers == 0:
             return parse_document(document, spec)
         self.start()
+        assert self._starting is not None
+        await self._starting
         assert self._executor is not None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, parse_document, document, spec)
+        try:
+            return await loop.run_in_executor(self._executor, parse_document, document, spec)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): parse the rest of this cycle here instead.
+            log.warning("parser processes failed; parsing in the poller for this cycle")
+            self._workers = 0
+            return parse_document(document, spec)
 
-    def __enter__(self) -> "ParserPool":
+    async def __aenter__(self) -> "ParserPool":
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._starting is not None:
+            await self._starting
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)

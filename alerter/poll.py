@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import httpx
 import sqlalchemy as sa
@@ -103,16 +103,15 @@ async def _poll(
     with Session(engine, expire_on_commit=False) as session:
         sources = _select_sources(session, names)
         reports: list[SourceReport] = []
-        claimed: list[Source] = []
-        for source in sources:
-            if _claim(session, source, clock(), due_only=due_only):
-                claimed.append(source)
-            elif not due_only:
-                reports.append(
-                    SourceReport(source.name, "busy", error="being polled by another process")
-                )
+        claimed = _claim(session, sources, clock(), due_only=due_only)
+        if not due_only:
+            reports += [
+                SourceReport(source.name, "busy", error="being polled by another process")
+                for source in sources
+                if source not in claimed
+            ]
         stories = story_index(session)
-        with ParserPool(settings.parse_workers) as parser:
+        async with ParserPool(settings.parse_workers) as parser:
             if claimed:
                 parser.start()
             async with Fetcher(
@@ -143,12 +142,16 @@ def _select_sources(session: Session, names: Sequence[str]) -> list[Source]:
     return list(session.exec(query.where(col(Source.enabled).is_(True))))
 
 
-def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -> bool:
-    """Reserve the source for this poller; False when another holds it (or, if due_only, when it
-    is not yet due). The conditional update makes this safe across processes."""
+def _claim(
+    session: Session, sources: list[Source], now: datetime, *, due_only: bool
+) -> list[Source]:
+    """Reserve sources for this poller, leaving those another poller holds (and, if due_only,
+    those not yet due). One conditional update makes this safe across processes."""
+    if not sources:
+        return []
     table = Source.__table__  # type: ignore[attr-defined]
     condition = sa.and_(
-        table.c.id == source.id,
+        table.c.id.in_([source.id for source in sources]),
         sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
     )
     if due_only:
@@ -156,13 +159,14 @@ def _claim(session: Session, source: Source, now: datetime, *, due_only: bool) -
             condition, sa.or_(table.c.next_poll_at.is_(None), table.c.next_poll_at <= now)
         )
     lease = now + CLAIM_LEASE
-    update = sa.update(table).where(condition).values(claimed_until=lease)
-    claimed = cast(sa.CursorResult[Any], session.connection().execute(update)).rowcount
+    update = sa.update(table).where(condition).values(claimed_until=lease).returning(table.c.id)
+    claimed_ids = set(session.connection().execute(update).scalars())
     session.commit()
-    if claimed:
+    claimed = [source for source in sources if source.id in claimed_ids]
+    for source in claimed:
         # Tell the ORM what the database now holds, so releasing the claim is seen as a change.
         set_committed_value(source, "claimed_until", lease)
-    return bool(claimed)
+    return claimed
 
 
 async def _poll_one(

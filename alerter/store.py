@@ -130,12 +130,17 @@ def _store(
     headlines: list[Headline] = []
     if pending:
         # Core inserts: a batch of items costs one statement, not an ORM object each.
-        # Matched back by URL (unique): ordered RETURNING would cost SQLite a statement per row.
-        inserted = session.execute(
-            _ITEMS.insert().returning(_ITEMS.c.url, _ITEMS.c.id),
-            [row for row, _ in pending.values()],
-        )
-        ids_by_url: dict[str, int] = {url: item_id for url, item_id in inserted}
+        # A plain executemany, then the ids by URL (unique): RETURNING would cost SQLite far more.
+        session.execute(_ITEMS.insert(), [row for row, _ in pending.values()])
+        ids_by_url = {
+            url: item_id
+            for start in range(0, len(pending), _CHUNK)
+            for url, item_id in session.execute(
+                sa.select(_ITEMS.c.url, _ITEMS.c.id).where(
+                    _ITEMS.c.url.in_(list(pending)[start : start + _CHUNK])
+                )
+            )
+        }
         for row, identities in pending.values():
             item_id = ids_by_url[row["url"]]
             sightings.extend(_sighting(item_id, source.id, i, row["url"], now) for i in identities)

@@ -8,8 +8,10 @@ parse-and-store alone (target at least 2,000/s). Run from the repository root:
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,7 +172,7 @@ async def parse_and_store(
     session: Session, sources: list[Source], bodies: list[bytes], now: datetime, workers: int
 ) -> tuple[int, float]:
     stories = story_index(session)
-    with ParserPool(workers) as parser:
+    async with ParserPool(workers) as parser:
         await parser.parse(Document("https://warm.example/", bodies[0]), spec_of(sources[0]))
         started = time.perf_counter()
 
@@ -190,6 +192,20 @@ async def parse_and_store(
         return count, time.perf_counter() - started
 
 
+def serve_feeds(bodies: list[bytes], urls: "multiprocessing.Queue[list[str]]") -> None:
+    """Serve the feeds from a process of its own, as remote sites would be: the servers' threads
+    must not compete with the poller for its interpreter."""
+    servers = [FakeWeb(host=f"127.0.0.{h + 1}").start() for h in range(HOSTS)]
+    reply = {"Content-Type": "application/rss+xml"}
+    urls.put(
+        [
+            servers[feed % HOSTS].route(f"/feed{feed}.xml", Reply(200, body, reply, delay=DELAY))
+            for feed, body in enumerate(bodies)
+        ]
+    )
+    threading.Event().wait()  # until terminated
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="an empty database (default: a temporary SQLite)")
@@ -197,16 +213,13 @@ def main() -> None:
     rng = random.Random(2026)
     now = datetime.now(UTC)
     bodies = [make_feed(rng, feed, now) for feed in range(FEEDS)]
-    servers = [FakeWeb(host=f"127.0.0.{h + 1}").start() for h in range(HOSTS)]
+    urls: multiprocessing.Queue[list[str]] = multiprocessing.Queue()
+    site = multiprocessing.Process(target=serve_feeds, args=(bodies, urls), daemon=True)
+    site.start()
     with tempfile.TemporaryDirectory() as directory:
         sources_file = Path(directory) / "sources.toml"
         entries = []
-        for feed, body in enumerate(bodies):
-            server = servers[feed % HOSTS]
-            url = server.route(
-                f"/feed{feed}.xml",
-                Reply(200, body, {"Content-Type": "application/rss+xml"}, delay=DELAY),
-            )
+        for feed, url in enumerate(urls.get(timeout=60)):
             entries.append(
                 f'[[sources]]\nname = "feed {feed}"\nkind = "feed"\nurl = "{url}"\n'
                 f'publisher = "Feed {feed}"\n'
@@ -248,8 +261,7 @@ def main() -> None:
             f"parse and store: {count} items in {elapsed:.2f} s = {count / elapsed:,.0f} items/s "
             f"({settings.parse_workers} parser processes; target >= 2,000/s)"
         )
-    for server in servers:
-        server.stop()
+    site.terminate()
 
 
 if __name__ == "__main__":
