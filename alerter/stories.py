@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 # Re-posts within this time of each other are candidates for the same story.
 STORY_WINDOW = timedelta(days=3)
@@ -46,8 +47,9 @@ def _similar(
     return a_numbers == b_numbers and len(a & b) >= SIMILARITY * len(a | b)
 
 
-def _keys(words: frozenset[str]) -> list[frozenset[str]]:
-    return [words, *(words - {word} for word in words)]
+@lru_cache(maxsize=4096)  # a new headline is looked up, then added: its keys serve both
+def _keys(words: frozenset[str]) -> tuple[frozenset[str], ...]:
+    return (words, *(words - {word} for word in words))
 
 
 # Loads the stored headlines published within [start, end).
