@@ -1,0 +1,176 @@
+"""Deciding an item's topics, and saying why: taxonomy phrases found in its title and summary,
+GOV.UK metadata, and staff-labelled examples it resembles. Pure: no database, no I/O."""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from alerter.examples import ExampleMatcher
+from alerter.matching import Phrase, PhraseSet, tokenise
+from alerter.topics import Taxonomy, Topic
+
+STRONG_POINTS = 3.0
+TITLE_POINTS = 2.0
+SUMMARY_POINTS = 1.0
+CONTENT_TYPE_POINTS = 3.0
+ORGANISATION_POINTS = 1.0
+
+PhraseRole = Literal["phrase", "strong", "exclude", "veto"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """What is classified: an item's title and summary, and any GOV.UK metadata."""
+
+    title: str
+    summary: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One reason a topic was assigned (or, for staff and examples, removed)."""
+
+    kind: Literal["phrase", "metadata", "example", "staff"]
+    text: str  # the taxonomy phrase, metadata value, example's title or staff member
+    where: str  # "title", "summary", "content type", "organisation", "item 12", "correction"
+    points: float
+
+    def public(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "where": self.where, "points": self.points}
+
+    def describe(self) -> str:
+        if self.kind == "phrase":
+            return f"“{self.text}” in the {self.where}"
+        if self.kind == "metadata":
+            return f"GOV.UK {self.where}: {self.text}"
+        if self.kind == "example":
+            return f"like {self.where} (“{self.text}”), which staff labelled"
+        return f"set by staff ({self.text})"
+
+
+@dataclass(frozen=True)
+class Classification:
+    topics: tuple[str, ...]  # in taxonomy order
+    evidence: Mapping[str, tuple[Evidence, ...]]  # for each assigned topic
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "topics": list(self.topics),
+            "evidence": {
+                topic: [e.public() for e in self.evidence[topic]] for topic in self.topics
+            },
+        }
+
+
+class Classifier:
+    """The taxonomy's rules, plus staff-labelled examples when there are any."""
+
+    def __init__(self, taxonomy: Taxonomy, examples: ExampleMatcher | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.examples = examples
+        # One index over every topic's phrases, so each text is scanned once.
+        self._roles: defaultdict[Phrase, list[tuple[Topic, PhraseRole]]] = defaultdict(list)
+        for topic in taxonomy.topics:
+            for role, phrases in (
+                ("phrase", topic.phrases),
+                ("strong", topic.strong),
+                ("exclude", topic.exclude),
+                ("veto", topic.veto),
+            ):
+                for phrase in phrases:
+                    self._roles[phrase].append((topic, role))  # type: ignore[arg-type]
+        self._phrases = PhraseSet(list(self._roles))
+
+    def classify(self, text: Text) -> Classification:
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Sequence[Text]) -> list[Classification]:
+        ruled = [self._by_rules(text) for text in texts]
+        if self.examples is None or not self.examples.active:
+            return [self._decide(evidence) for evidence in ruled]
+        neighbours = self.examples.neighbours([f"{t.title}\n{t.summary}" for t in texts])
+        decided = []
+        for evidence, nearby in zip(ruled, neighbours, strict=True):
+            for topic_id, example_evidence, keep in nearby:
+                if keep:
+                    evidence.setdefault(topic_id, []).append(example_evidence)
+                else:
+                    evidence.pop(topic_id, None)  # staff removed it from a very similar item
+            decided.append(self._decide(evidence, examples_decide=True))
+        return decided
+
+    def _decide(
+        self, evidence: dict[str, list[Evidence]], *, examples_decide: bool = False
+    ) -> Classification:
+        chosen: dict[str, tuple[Evidence, ...]] = {}
+        for topic in self.taxonomy.topics:
+            found = evidence.get(topic.id)
+            if not found:
+                continue
+            points = sum(e.points for e in found if e.kind != "example")
+            by_example = examples_decide and any(e.kind == "example" for e in found)
+            if points >= topic.threshold or by_example:
+                chosen[topic.id] = tuple(sorted(found, key=lambda e: -e.points))
+        return Classification(tuple(chosen), chosen)
+
+    def _by_rules(self, text: Text) -> dict[str, list[Evidence]]:
+        """Each topic's evidence from phrases and metadata (before thresholds)."""
+        fields = {"title": tokenise(text.title), "summary": tokenise(text.summary)}
+        matches = {name: self._phrases.find(tokens) for name, tokens in fields.items()}
+        masked: defaultdict[str, set[tuple[str, int]]] = defaultdict(set)
+        vetoed: set[str] = set()
+        for name, found in matches.items():
+            for phrase, start, end in found:
+                for topic, role in self._roles[phrase]:
+                    if role == "exclude":
+                        masked[topic.id].update((name, i) for i in range(start, end))
+                    elif role == "veto":
+                        vetoed.add(topic.id)
+        best: dict[tuple[str, str], Evidence] = {}  # (topic, phrase) -> its best evidence
+        for name, found in matches.items():
+            for phrase, start, end in found:
+                for topic, role in self._roles[phrase]:
+                    if role not in ("phrase", "strong"):
+                        continue
+                    if any((name, i) in masked[topic.id] for i in range(start, end)):
+                        continue
+                    if role == "phrase" and topic.id in vetoed:
+                        continue
+                    points = (
+                        STRONG_POINTS
+                        if role == "strong"
+                        else TITLE_POINTS
+                        if name == "title"
+                        else SUMMARY_POINTS
+                    )
+                    key = (topic.id, phrase.text)
+                    if key not in best or best[key].points < points:
+                        best[key] = Evidence("phrase", phrase.text, name, points)
+        evidence: dict[str, list[Evidence]] = defaultdict(list)
+        for (topic_id, _), found_evidence in best.items():
+            evidence[topic_id].append(found_evidence)
+        for topic in self.taxonomy.topics:
+            evidence[topic.id] += _metadata_evidence(topic, text.metadata)
+        return {topic_id: found for topic_id, found in evidence.items() if found}
+
+
+def _metadata_evidence(topic: Topic, metadata: Mapping[str, Any]) -> list[Evidence]:
+    found = []
+    content_types = {
+        str(metadata.get("content_store_document_type") or ""),
+        _as_type(str(metadata.get("display_type") or "")),
+    } - {""}
+    for content_type in sorted(content_types & topic.govuk_types):
+        found.append(Evidence("metadata", content_type, "content type", CONTENT_TYPE_POINTS))
+    for organisation in metadata.get("organisations") or []:
+        slug = organisation.get("slug") if isinstance(organisation, Mapping) else None
+        if slug in topic.govuk_organisations:
+            found.append(Evidence("metadata", str(slug), "organisation", ORGANISATION_POINTS))
+    return found
+
+
+def _as_type(display_type: str) -> str:
+    """GOV.UK's display type ("Open consultation") in content-type form ("open_consultation")."""
+    return display_type.strip().lower().replace(" ", "_")

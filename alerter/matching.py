@@ -1,0 +1,207 @@
+"""Finding taxonomy phrases in text: words, not substrings, with plurals, UK/US spelling and the
+sector's abbreviations handled the same way on both sides. Pure functions and data."""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Words and numbers; apostrophes inside a word stay ("members'" is "members").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+_PATTERN_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*\*?")
+_PREFIX_KEY = 3
+_AMPERSAND = re.compile(r"\s*&\s*")
+
+# US spellings folded to the UK ones members read.
+_US_WORDS = {
+    "aluminum": "aluminium",
+    "program": "programme",
+    "programs": "programmes",
+    "center": "centre",
+    "centers": "centres",
+    "fiber": "fibre",
+    "labor": "labour",
+    "defense": "defence",
+    "license": "licence",
+    "licenses": "licences",
+    "modeling": "modelling",
+    "traveling": "travelling",
+    "sulfur": "sulphur",
+}
+_US_IZE = re.compile(r"(?<=.{3})([iy])z(e|es|ed|ing|ation|ations|er|ers)$")  # -ize, -yze
+_IRREGULAR_PLURALS = {"gases": "gas", "buses": "bus", "biases": "bias", "indices": "index"}
+# Words that end in "s" without being plurals (or whose plural reading would mislead).
+_NOT_PLURAL = frozenset(
+    [
+        "news",
+        "series",
+        "species",
+        "means",
+        "gas",
+        "bus",
+        "plus",
+        "thus",
+        "always",
+        "various",
+        "analysis",
+        "basis",
+        "crisis",
+        "status",
+        "process",
+        "access",
+        "across",
+        "business",
+        "less",
+        "unless",
+        "press",
+        "class",
+        "glass",
+        "customs",
+        "goods",
+        "steelworks",
+        "works",
+        "ironworks",
+        "arms",
+        "chemicals",
+        "overseas",
+        "afterwards",
+        "towards",
+        "whereas",
+        "yes",
+        "this",
+        "his",
+        "its",
+        "us",
+        "has",
+        "was",
+        "is",
+        "as",
+        "does",
+    ]
+)
+
+
+@lru_cache(maxsize=65536)
+def normalise_word(word: str) -> str:
+    """The comparable form of one word: lower case, UK spelling, singular."""
+    word = word.lower().replace("\u2019", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.rstrip("'")
+    word = _US_WORDS.get(word) or _US_IZE.sub(r"\1s\2", word)
+    if word in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[word]
+    if word in _NOT_PLURAL or len(word) <= 3 or not word.endswith("s"):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    if word.endswith(("ss", "us", "is")):
+        return word
+    return word[:-1]
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str  # as written
+    norm: str  # normalised
+    start: int  # position in the tokenised text
+
+
+def tokenise(text: str) -> list[Token]:
+    text = _AMPERSAND.sub(" and ", text)
+    return [
+        Token(match.group(0), normalise_word(match.group(0)), n)
+        for n, match in enumerate(_WORD.finditer(text))
+    ]
+
+
+@dataclass(frozen=True)
+class PatternWord:
+    norm: str
+    prefix: bool  # written with a trailing *: matches any word starting with `norm`
+    abbreviation: str | None  # written with capitals inside: case matters ("TRA", "MoU")
+
+    def matches(self, token: Token) -> bool:
+        if self.abbreviation is not None:
+            # As written, or in capitals; either with a plural s: "MoU", "MOUs", not "mou".
+            word = token.word
+            if word != self.abbreviation and word.endswith("s"):
+                word = word[:-1]
+            if word.lower() != self.abbreviation.lower():
+                return False
+            return word == self.abbreviation or sum(c.isupper() for c in word) >= 2
+        if self.prefix:
+            return token.norm.startswith(self.norm)
+        return token.norm == self.norm
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A phrase from the taxonomy, ready to match."""
+
+    text: str
+    words: tuple[PatternWord, ...]
+
+
+def compile_phrase(text: str) -> Phrase:
+    words = []
+    for piece in _PATTERN_WORD.findall(_AMPERSAND.sub(" and ", text)):
+        prefix = piece.endswith("*")
+        word = piece.rstrip("*")
+        if prefix and len(word) < _PREFIX_KEY:
+            raise ValueError(f"phrase {text!r}: a word ending in * needs {_PREFIX_KEY} letters")
+        capitals = sum(c.isupper() for c in word)
+        abbreviation = (
+            word if (capitals >= 2 or (capitals == 1 and not word[0].isupper())) else None
+        )
+        norm = word.lower() if prefix else normalise_word(word)
+        words.append(PatternWord(norm, prefix, abbreviation))
+    if not words:
+        raise ValueError(f"phrase {text!r} has no words")
+    return Phrase(text, tuple(words))
+
+
+class PhraseSet:
+    """Phrases indexed by their first word, so a text is scanned once whatever their number."""
+
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self.phrases = phrases
+        self._exact: defaultdict[str, list[Phrase]] = defaultdict(list)
+        self._abbreviations: defaultdict[str, list[Phrase]] = defaultdict(list)
+        # Prefixed first words ("decarboni*") are indexed by their first three letters.
+        self._prefixed: defaultdict[str, list[Phrase]] = defaultdict(list)
+        for phrase in phrases:
+            first = phrase.words[0]
+            if first.prefix:
+                self._prefixed[first.norm[:_PREFIX_KEY]].append(phrase)
+            elif first.abbreviation is not None:
+                self._abbreviations[first.abbreviation.lower()].append(phrase)
+            else:
+                self._exact[first.norm].append(phrase)
+
+    def find(self, tokens: list[Token]) -> list[tuple[Phrase, int, int]]:
+        """Every (phrase, start, end) match in the tokens; end is exclusive."""
+        found = []
+        for i, token in enumerate(tokens):
+            candidates = self._exact.get(token.norm, [])
+            if token.word[0].isupper():
+                lower = token.word.lower()
+                candidates = (
+                    candidates
+                    + self._abbreviations.get(lower, [])
+                    + (self._abbreviations.get(lower[:-1], []) if lower.endswith("s") else [])
+                )
+            prefixed = self._prefixed.get(token.norm[:_PREFIX_KEY])
+            if prefixed:
+                candidates = candidates + [
+                    p for p in prefixed if token.norm.startswith(p.words[0].norm)
+                ]
+            for phrase in candidates:
+                end = i + len(phrase.words)
+                if end <= len(tokens) and all(
+                    word.matches(tokens[i + k]) for k, word in enumerate(phrase.words)
+                ):
+                    found.append((phrase, i, end))
+        return found
