@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCES_FILE = PACKAGE_DIR / "default_sources.toml"
+DEFAULT_TOPICS_FILE = PACKAGE_DIR / "default_topics.toml"
 
 
 class Settings(BaseSettings):
@@ -17,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///alerter.db"
     sources: Path = Field(
         default=DEFAULT_SOURCES_FILE, description="TOML file declaring the sources to poll"
+    )
+    topics: Path = Field(
+        default=DEFAULT_TOPICS_FILE, description="TOML file declaring the topic taxonomy"
     )
     contact_url: str = Field(
         default="https://github.com/alerter/alerter",

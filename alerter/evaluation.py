@@ -36,7 +36,7 @@ def evaluate(
     expected: Sequence[Iterable[str]],
     predicted: Sequence[Iterable[str]],
 ) -> Report:
-    """Per-topic scores; a topic neither expected nor predicted anywhere scores 1 (nothing wrong)."""
+    """Per-topic scores; a topic neither expected nor predicted anywhere scores 1."""
     scores = []
     pairs = [(set(e), set(p)) for e, p in zip(expected, predicted, strict=True)]
     for topic in topic_ids:

@@ -109,3 +109,34 @@ class Sighting(SQLModel, table=True):
     identity: str
     url: str
     first_seen_at: datetime = utc_column(nullable=False)
+
+
+class ItemTopic(SQLModel, table=True):
+    """A topic an item carries, with the evidence for it."""
+
+    __tablename__ = "item_topic"
+    __table_args__ = (sa.UniqueConstraint("item_id", "topic_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    topic_id: str = Field(max_length=64, index=True)
+    # "classifier", or "staff" when a correction put it there.
+    assigned_by: str = Field(max_length=20)
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(sa.JSON, nullable=False)
+    )
+
+
+class TopicCorrection(SQLModel, table=True):
+    """A staff decision that an item does (present) or does not carry a topic. It wins over the
+    classifier for that item and teaches the classifier about similar ones."""
+
+    __tablename__ = "topic_correction"
+    __table_args__ = (sa.UniqueConstraint("item_id", "topic_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    topic_id: str = Field(max_length=64)
+    present: bool
+    corrected_by: str = Field(max_length=320)
+    corrected_at: datetime = utc_column(nullable=False)

@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 
 from alerter.config import Settings
 from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
+from alerter.labelling import load_classifier, write_topics
 from alerter.models import Source
-from alerter.parser_pool import ParserPool
+from alerter.parser_pool import Parsed, ParserPool
 from alerter.sources import KINDS
-from alerter.sources.base import ParseResult, SourceError
+from alerter.sources.base import SourceError
 from alerter.sources.catalog import spec_of
 from alerter.store import store_entries, story_index
 from alerter.stories import StoryIndex
@@ -110,8 +111,8 @@ async def _poll(
                 for source in sources
                 if source not in claimed
             ]
-        stories = story_index(session)
-        async with ParserPool(settings.parse_workers) as parser:
+        classifier = load_classifier(session, settings.topics)
+        async with ParserPool(settings.parse_workers, classifier) as parser:
             if claimed:
                 parser.start()
             async with Fetcher(
@@ -121,12 +122,8 @@ async def _poll(
                 contact_url=settings.contact_url,
                 transport=transport,
             ) as fetcher:
-                reports += await asyncio.gather(
-                    *(
-                        _poll_one(session, fetcher, parser, stories, source, clock)
-                        for source in claimed
-                    )
-                )
+                cycle = _Cycle(session, fetcher, parser, story_index(session), clock)
+                reports += await asyncio.gather(*(_poll_one(cycle, source) for source in claimed))
     order = {name: n for n, name in enumerate(s.name for s in sources)}
     return sorted(reports, key=lambda report: order[report.source])
 
@@ -169,21 +166,28 @@ def _claim(
     return claimed
 
 
-async def _poll_one(
-    session: Session,
-    fetcher: Fetcher,
-    parser: ParserPool,
-    stories: StoryIndex,
-    source: Source,
-    clock: Clock,
-) -> SourceReport:
+@dataclass
+class _Cycle:
+    """What every source's poll in one cycle shares."""
+
+    session: Session
+    fetcher: Fetcher
+    parser: ParserPool
+    stories: StoryIndex
+    clock: Clock
+
+
+async def _poll_one(cycle: _Cycle, source: Source) -> SourceReport:
+    session, clock = cycle.session, cycle.clock
     spec = spec_of(source)
     validators = Validators(source.etag, source.last_modified)
     url = str(httpx.URL(source.url).copy_merge_params(tuple(KINDS[spec.kind].request_params(spec))))
     try:
-        outcome = await fetcher.fetch(url, validators)
+        outcome = await cycle.fetcher.fetch(url, validators)
         parsed = (
-            None if isinstance(outcome, NotModified) else await parser.parse(outcome.document, spec)
+            None
+            if isinstance(outcome, NotModified)
+            else await cycle.parser.parse(outcome.document, spec)
         )
     except FetchError as error:
         return _fail(session, source, str(error), clock(), error.retry_after)
@@ -199,7 +203,7 @@ async def _poll_one(
         session.commit()
         return SourceReport(source.name, "not_modified")
     try:
-        return _store(session, stories, source, outcome, parsed, now)
+        return _store(cycle, source, outcome, parsed, now)
     except Exception as error:
         log.exception("poll of %s failed", source.name, extra={"source": source.name})
         session.rollback()
@@ -207,18 +211,16 @@ async def _poll_one(
 
 
 def _store(
-    session: Session,
-    stories: StoryIndex,
-    source: Source,
-    fetched: Fetched,
-    parsed: ParseResult,
-    now: datetime,
+    cycle: _Cycle, source: Source, fetched: Fetched, parsed: Parsed, now: datetime
 ) -> SourceReport:
+    session = cycle.session
     backlog = source.first_success_at is None
     stored = store_entries(
-        session, source, parsed.entries, now=now, backlog=backlog, stories=stories
+        session, source, parsed.result.entries, now=now, backlog=backlog, stories=cycle.stories
     )
-    warnings = list(parsed.warnings)
+    changed = stored.new_items | stored.updated_items
+    write_topics(session, {item: parsed.classifications[entry] for item, entry in changed.items()})
+    warnings = list(parsed.result.warnings)
     if fetched.moved_to:
         warnings.append(f"moved permanently to {fetched.moved_to}; update the source URL")
     _record_success(source, now, fetched.validators, warnings=warnings)
@@ -230,7 +232,7 @@ def _store(
         updated=len(stored.updated_item_ids),
         merged=stored.merged,
         unchanged=stored.unchanged,
-        skipped=parsed.skipped,
+        skipped=parsed.result.skipped,
         backlog=backlog,
         warnings=warnings,
         new_item_ids=stored.new_item_ids,

@@ -24,10 +24,19 @@ _ATTEMPTS = 3
 
 @dataclass
 class StoreResult:
-    new_item_ids: list[int] = field(default_factory=list)
-    updated_item_ids: list[int] = field(default_factory=list)
+    # Item id -> identity of the entry that created (or edited) it.
+    new_items: dict[int, str] = field(default_factory=dict)
+    updated_items: dict[int, str] = field(default_factory=dict)
     merged: int = 0  # entries recognised as a story already stored from another source
     unchanged: int = 0
+
+    @property
+    def new_item_ids(self) -> list[int]:
+        return list(self.new_items)
+
+    @property
+    def updated_item_ids(self) -> list[int]:
+        return list(self.updated_items)
 
 
 def story_index(session: Session) -> StoryIndex:
@@ -97,7 +106,7 @@ def _store(
         item = known.get(entry.identity)
         if item is not None:
             if item.source_id == source.id and _apply_edit(item, entry, now):
-                result.updated_item_ids.append(item.id or 0)
+                result.updated_items[item.id or 0] = entry.identity
             else:
                 result.unchanged += 1
             continue
@@ -146,7 +155,7 @@ def _store(
             sightings.extend(_sighting(item_id, source.id, i, row["url"], now) for i in identities)
             words = frozenset(row["title_key"].split())
             headlines.append(Headline(item_id, source.id, words, row["published_at"]))
-            result.new_item_ids.append(item_id)
+            result.new_items[item_id] = identities[0]
     if sightings:
         session.execute(_SIGHTINGS.insert(), sightings)
     return result, headlines
