@@ -41,13 +41,19 @@ class Evidence:
         return {"kind": self.kind, "text": self.text, "where": self.where, "points": self.points}
 
     def describe(self) -> str:
-        if self.kind == "phrase":
-            return f"“{self.text}” in the {self.where}"
-        if self.kind == "metadata":
-            return f"GOV.UK {self.where}: {self.text}"
-        if self.kind == "example":
-            return f"like {self.where} (“{self.text}”), which staff labelled"
-        return f"set by staff ({self.text})"
+        return describe(self.public())
+
+
+def describe(evidence: Mapping[str, Any]) -> str:
+    """One piece of stored evidence in words, for staff and for "why am I seeing this"."""
+    kind, text, where = evidence.get("kind"), evidence.get("text"), evidence.get("where")
+    if kind == "phrase":
+        return f"“{text}” in the {where}"
+    if kind == "metadata":
+        return f"GOV.UK {where}: {text}"
+    if kind == "example":
+        return f"like {where} (“{text}”), which staff labelled"
+    return f"set by staff ({text})"
 
 
 @dataclass(frozen=True)
@@ -128,29 +134,39 @@ class Classifier:
                         masked[topic.id].update((name, i) for i in range(start, end))
                     elif role == "veto":
                         vetoed.add(topic.id)
-        best: dict[tuple[str, str], Evidence] = {}  # (topic, phrase) -> its best evidence
+        # Candidates per topic, strongest and longest first: a word already explained by a
+        # better phrase ("critical minerals") adds nothing through a weaker one ("mineral*").
+        candidates: defaultdict[str, list[tuple[bool, int, str, Phrase, int, int]]] = defaultdict(
+            list
+        )
         for name, found in matches.items():
             for phrase, start, end in found:
                 for topic, role in self._roles[phrase]:
-                    if role not in ("phrase", "strong"):
+                    if role not in ("phrase", "strong") or (
+                        role == "phrase" and topic.id in vetoed
+                    ):
                         continue
                     if any((name, i) in masked[topic.id] for i in range(start, end)):
                         continue
-                    if role == "phrase" and topic.id in vetoed:
-                        continue
-                    points = (
-                        STRONG_POINTS
-                        if role == "strong"
-                        else TITLE_POINTS
-                        if name == "title"
-                        else SUMMARY_POINTS
+                    candidates[topic.id].append(
+                        (role == "strong", end - start, name, phrase, start, end)
                     )
-                    key = (topic.id, phrase.text)
-                    if key not in best or best[key].points < points:
-                        best[key] = Evidence("phrase", phrase.text, name, points)
         evidence: dict[str, list[Evidence]] = defaultdict(list)
-        for (topic_id, _), found_evidence in best.items():
-            evidence[topic_id].append(found_evidence)
+        for topic_id, topic_candidates in candidates.items():
+            used: set[tuple[str, int]] = set()
+            seen: set[str] = set()
+            for strong, _, name, phrase, start, end in sorted(
+                topic_candidates, key=lambda c: (not c[0], -c[1], c[2] != "title")
+            ):
+                span = {(name, i) for i in range(start, end)}
+                if span & used or phrase.text in seen:
+                    continue
+                used |= span
+                seen.add(phrase.text)
+                points = (
+                    STRONG_POINTS if strong else TITLE_POINTS if name == "title" else SUMMARY_POINTS
+                )
+                evidence[topic_id].append(Evidence("phrase", phrase.text, name, points))
         for topic in self.taxonomy.topics:
             evidence[topic.id] += _metadata_evidence(topic, text.metadata)
         return {topic_id: found for topic_id, found in evidence.items() if found}

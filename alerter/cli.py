@@ -4,19 +4,31 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
 from alerter.config import get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
-from alerter.models import Source
+from alerter.evaluation import evaluate
+from alerter.labelling import (
+    UnknownTopic,
+    correct_topic,
+    load_classifier,
+    topic_counts,
+    topics_of,
+)
+from alerter.labelling import reclassify as run_reclassification
+from alerter.models import Item, Source
 from alerter.poll import UnknownSource, poll_sources
 from alerter.sources.catalog import SourceFileError, source_health, sync_source_file
 from alerter.store import list_items
+from alerter.topics import TaxonomyError
 
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,6 +57,13 @@ def _fail(message: str) -> typer.Exit:
 
 def _emit_json(record: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+def _classifier(session: Session) -> Classifier:
+    try:
+        return load_classifier(session, get_settings().topics)
+    except TaxonomyError as error:
+        raise _fail(str(error)) from None
 
 
 def _prepared_engine() -> sa.Engine:
@@ -149,8 +168,11 @@ def items(
     since_time = _parse_since(since)
     engine = _prepared_engine()
     with session_scope(engine) as session:
-        for stored in list_items(session, since=since_time, source_name=source, limit=limit):
+        listed = list_items(session, since=since_time, source_name=source, limit=limit)
+        topics = topics_of(session, [stored.item.id for stored in listed if stored.item.id])
+        for stored in listed:
             item = stored.item
+            item_topics = topics.get(item.id or 0, [])
             if as_json:
                 _emit_json(
                     {
@@ -164,6 +186,10 @@ def items(
                         "first_seen": item.first_seen_at.isoformat(),
                         "updated": item.updated_at.isoformat() if item.updated_at else None,
                         "backlog": item.backlog,
+                        "topics": [row.topic_id for row in item_topics],
+                        "evidence": {
+                            row.topic_id: [describe(e) for e in row.evidence] for row in item_topics
+                        },
                         "metadata": item.source_metadata,
                     }
                 )
@@ -172,3 +198,153 @@ def items(
             flag = " [backlog]" if item.backlog else ""
             typer.echo(f"{item.id}  {when}  {', '.join(stored.sources)}: {item.title}{flag}")
             typer.echo(f"    {item.url}")
+            if item_topics:
+                typer.echo(f"    topics: {', '.join(row.topic_id for row in item_topics)}")
+
+
+@app.command()
+def classify(
+    eval_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--eval", help="JSON lines with expected `topics`: print precision, recall, F1."
+        ),
+    ] = None,
+) -> None:
+    """Classify JSON lines from standard input ({"title", "summary"?}), one JSON line out each."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        classifier = _classifier(session)
+    if eval_file is not None:
+        _evaluate(classifier, eval_file)
+        return
+    batch: list[str] = []
+    for line in sys.stdin:
+        batch.append(line)
+        if len(batch) == 500:
+            _classify_lines(classifier, batch)
+            batch = []
+    _classify_lines(classifier, batch)
+
+
+def _classify_lines(classifier: Classifier, lines: list[str]) -> None:
+    inputs = [_text_from_line(line) for line in lines if line.strip()]
+    texts = [text for text in inputs if isinstance(text, Text)]
+    results = iter(classifier.classify_many(texts))
+    for text in inputs:
+        _emit_json(next(results).public() if isinstance(text, Text) else {"error": text})
+    sys.stdout.flush()
+
+
+def _text_from_line(line: str) -> Text | str:
+    """The line as a Text, or the reason it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"not JSON: {error.msg} at column {error.colno}"
+    if not isinstance(record, dict):
+        return "expected a JSON object with a title"
+    title, summary = record.get("title"), record.get("summary", "")
+    if not isinstance(title, str) or not title.strip():
+        return "no title: each line needs a non-empty string `title`"
+    if not isinstance(summary, str):
+        return "`summary` must be a string"
+    metadata = record.get("metadata")
+    return Text(title, summary, metadata if isinstance(metadata, dict) else {})
+
+
+def _evaluate(classifier: Classifier, path: Path) -> None:
+    expected, texts = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise _fail(f"{path}: {error.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        text = _text_from_line(line)
+        topics = json.loads(line).get("topics") if isinstance(text, Text) else None
+        if not isinstance(text, Text) or not isinstance(topics, list):
+            raise _fail(
+                f"{path}, line {number}: {text if isinstance(text, str) else 'no topics list'}"
+            )
+        texts.append(text)
+        expected.append(topics)
+    predicted = [c.topics for c in classifier.classify_many(texts)]
+    report = evaluate(classifier.taxonomy.ids, expected, predicted)
+    for row in report.lines():
+        typer.echo(row)
+
+
+@app.command()
+def topics(as_json: JsonOption = False) -> None:
+    """The topic taxonomy with the number of items on each topic."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        taxonomy = _classifier(session).taxonomy
+        counts = topic_counts(session)
+    for topic in taxonomy.topics:
+        if as_json:
+            _emit_json(
+                {
+                    "id": topic.id,
+                    "label": topic.label,
+                    "description": topic.description,
+                    "items": counts.get(topic.id, 0),
+                }
+            )
+        else:
+            typer.echo(
+                f"{topic.id:<20} {counts.get(topic.id, 0):>6}  {topic.label}: {topic.description}"
+            )
+
+
+@app.command()
+def reclassify(
+    since: Annotated[
+        str | None, typer.Option(help="Only items published on or after this date.")
+    ] = None,
+) -> None:
+    """Classify stored items again, e.g. after editing the topics file. Staff corrections stay."""
+    since_time = _parse_since(since)
+    engine = get_engine()
+    with session_scope(engine) as session:
+        done = run_reclassification(session, _classifier(session), since=since_time)
+    typer.echo(f"reclassified {done} items")
+
+
+@app.command()
+def correct(
+    item_id: Annotated[int, typer.Argument(help="The item's id (see `alerter items`).")],
+    add: Annotated[
+        list[str] | None, typer.Option("--add", help="Topic to put on the item.")
+    ] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="Topic to take off the item.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who decided: recorded with the correction.")] = "staff",
+) -> None:
+    """Correct an item's topics. The correction wins over the classifier for this item and
+    teaches it about similar ones."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        taxonomy = _classifier(session).taxonomy
+        if session.get(Item, item_id) is None:
+            raise _fail(f"no item {item_id}")
+        try:
+            for topic_id, present in [(t, True) for t in add or []] + [
+                (t, False) for t in remove or []
+            ]:
+                correct_topic(
+                    session,
+                    taxonomy,
+                    item_id,
+                    topic_id,
+                    present=present,
+                    corrected_by=by,
+                    now=datetime.now(UTC),
+                )
+        except UnknownTopic as error:
+            raise _fail(str(error)) from None
+        now_on = [row.topic_id for row in topics_of(session, [item_id]).get(item_id, [])]
+    typer.echo(f"item {item_id} topics: {', '.join(now_on) or 'none'}")

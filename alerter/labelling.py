@@ -2,7 +2,7 @@
 and teach the classifier), reclassification, and reading topics back."""
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,14 @@ def classify_items(session: Session, classifier: Classifier, item_ids: Sequence[
 
 
 def reclassify(
-    session: Session, classifier: Classifier, *, since: datetime | None = None
-) -> Iterator[int]:
+    session: Session,
+    classifier: Classifier,
+    *,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Classify stored items again (those published since `since`), a batch per transaction;
-    yields the number done so far."""
+    returns how many, calling `progress(done, total)` after each batch."""
     query = select(Item.id).order_by(col(Item.id))
     if since is not None:
         query = query.where(Item.published_at >= since)
@@ -77,7 +81,9 @@ def reclassify(
     for start in range(0, len(ids), _BATCH):
         classify_items(session, classifier, ids[start : start + _BATCH])
         session.commit()
-        yield min(start + _BATCH, len(ids))
+        if progress is not None:
+            progress(min(start + _BATCH, len(ids)), len(ids))
+    return len(ids)
 
 
 def correct_topic(
