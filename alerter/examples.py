@@ -1,8 +1,8 @@
 """The learned part of classification: items staff corrected become labelled examples, and a new
 item much like one of them takes the topics staff gave it (or loses those staff removed).
 
-Similarity is the cosine of TF-IDF vectors over normalised words and word pairs, so the evidence
-can name the example it came from."""
+Similarity is the cosine of TF-IDF vectors over normalised words, so the evidence can name the
+example it came from."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

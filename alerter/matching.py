@@ -11,6 +11,7 @@ _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _PATTERN_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*\*?")
 _PREFIX_KEY = 3
 _AMPERSAND = re.compile(r"\s*&\s*")
+_POSSESSIVE = re.compile(r"['\u2019][sS]$")
 
 # US spellings folded to the UK ones members read.
 _US_WORDS = {
@@ -95,7 +96,8 @@ def normalise_word(word: str) -> str:
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+    # "buzzes" loses "es", but "sizes" and "prizes" only their "s".
+    if word.endswith(("sses", "shes", "ches", "xes", "zzes")):
         return word[:-2]
     if word.endswith(("ss", "us", "is")):
         return word
@@ -117,6 +119,11 @@ def tokenise(text: str) -> list[Token]:
     ]
 
 
+def _without_possessive(word: str) -> str:
+    """An abbreviation as written, less any possessive: "TRA's" is "TRA"."""
+    return _POSSESSIVE.sub("", word)
+
+
 @dataclass(frozen=True)
 class PatternWord:
     norm: str
@@ -126,7 +133,7 @@ class PatternWord:
     def matches(self, token: Token) -> bool:
         if self.abbreviation is not None:
             # As written, or in capitals; either with a plural s: "MoU", "MOUs", not "mou".
-            word = token.word
+            word = _without_possessive(token.word)
             if word != self.abbreviation and word.endswith("s"):
                 word = word[:-1]
             if word.lower() != self.abbreviation.lower():
@@ -186,8 +193,9 @@ class PhraseSet:
         found = []
         for i, token in enumerate(tokens):
             candidates = self._exact.get(token.norm, [])
-            if token.word[0].isupper():
-                lower = token.word.lower()
+            # Only a word with a capital in it can be an abbreviation: "MoU", "MOUs", "kWh".
+            if not token.word.islower():
+                lower = _without_possessive(token.word).lower()
                 candidates = (
                     candidates
                     + self._abbreviations.get(lower, [])

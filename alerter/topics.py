@@ -79,7 +79,8 @@ def load_taxonomy(path: Path) -> Taxonomy:
     topics: list[Topic] = []
     problems: list[str] = []
     for number, entry in enumerate(entries, start=1):
-        label = f"topic #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
+        named = isinstance(entry, dict) and "id" in entry
+        label = f"topic #{number}" + (f" ({entry['id']!r})" if named else "")
         try:
             topics.append(_compile(TopicDeclaration.model_validate(entry)))
         except ValidationError as error:
