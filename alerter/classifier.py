@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from alerter.examples import ExampleMatcher
-from alerter.matching import Phrase, PhraseSet, tokenise
+from alerter.matching import Phrase, PhraseSet, Token, tokenise
 from alerter.topics import Taxonomy, Topic
 
 STRONG_POINTS = 3.0
@@ -93,10 +93,16 @@ class Classifier:
         return self.classify_many([text])[0]
 
     def classify_many(self, texts: Sequence[Text]) -> list[Classification]:
-        ruled = [self._by_rules(text) for text in texts]
+        tokenised = [(tokenise(text.title), tokenise(text.summary)) for text in texts]
+        ruled = [
+            self._by_rules(text, title, summary)
+            for text, (title, summary) in zip(texts, tokenised, strict=True)
+        ]
         if self.examples is None or not self.examples.active:
             return [self._decide(evidence) for evidence in ruled]
-        neighbours = self.examples.neighbours([f"{t.title}\n{t.summary}" for t in texts])
+        neighbours = self.examples.neighbours(
+            [[token.norm for token in title + summary] for title, summary in tokenised]
+        )
         decided = []
         for evidence, nearby in zip(ruled, neighbours, strict=True):
             for topic_id, example_evidence, keep in nearby:
@@ -121,9 +127,11 @@ class Classifier:
                 chosen[topic.id] = tuple(sorted(found, key=lambda e: -e.points))
         return Classification(tuple(chosen), chosen)
 
-    def _by_rules(self, text: Text) -> dict[str, list[Evidence]]:
+    def _by_rules(
+        self, text: Text, title: list[Token], summary: list[Token]
+    ) -> dict[str, list[Evidence]]:
         """Each topic's evidence from phrases and metadata (before thresholds)."""
-        fields = {"title": tokenise(text.title), "summary": tokenise(text.summary)}
+        fields = {"title": title, "summary": summary}
         matches = {name: self._phrases.find(tokens) for name, tokens in fields.items()}
         masked: defaultdict[str, set[tuple[str, int]]] = defaultdict(set)
         vetoed: set[str] = set()

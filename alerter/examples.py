@@ -26,8 +26,13 @@ class LabelledExample:
     removed: frozenset[str]  # topics staff took off it
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """The normalised words similarity is computed on."""
     return [token.norm for token in tokenise(text)]
+
+
+def _as_is(words: list[str]) -> list[str]:
+    return words
 
 
 class ExampleMatcher:
@@ -41,16 +46,19 @@ class ExampleMatcher:
             # Imported here: scikit-learn takes a moment to load and most runs need none of it.
             from sklearn.feature_extraction.text import TfidfVectorizer
 
-            self._vectoriser = TfidfVectorizer(analyzer=_words, sublinear_tf=True, norm="l2")
-            self._matrix = self._vectoriser.fit_transform([e.text for e in self._examples])
+            # Texts arrive already split into normalised words (the rules needed them too).
+            self._vectoriser = TfidfVectorizer(analyzer=_as_is, sublinear_tf=True, norm="l2")
+            self._matrix = self._vectoriser.fit_transform(
+                [words_of(e.text) for e in self._examples]
+            )
 
     @property
     def active(self) -> bool:
         return bool(self._examples)
 
-    def neighbours(self, texts: Sequence[str]) -> list[list[tuple[str, "Evidence", bool]]]:
-        """For each text: (topic, evidence, keep) from its most similar example per topic;
-        keep is False when staff removed that topic from the example."""
+    def neighbours(self, texts: Sequence[list[str]]) -> list[list[tuple[str, "Evidence", bool]]]:
+        """For each text (as `words_of` gives it): (topic, evidence, keep) from its most similar
+        example per topic; keep is False when staff removed that topic from the example."""
         from alerter.classifier import Evidence
 
         if not self._examples or not texts:
