@@ -175,24 +175,32 @@ class Classifier:
                     STRONG_POINTS if strong else TITLE_POINTS if name == "title" else SUMMARY_POINTS
                 )
                 evidence[topic_id].append(Evidence("phrase", phrase.text, name, points))
-        for topic in self.taxonomy.topics:
-            evidence[topic.id] += _metadata_evidence(topic, text.metadata)
+        if text.metadata:
+            content_types, organisations = _govuk_facts(text.metadata)
+            for topic in self.taxonomy.topics:
+                evidence[topic.id] += [
+                    Evidence("metadata", kind, "content type", CONTENT_TYPE_POINTS)
+                    for kind in sorted(content_types & topic.govuk_types)
+                ] + [
+                    Evidence("metadata", slug, "organisation", ORGANISATION_POINTS)
+                    for slug in organisations
+                    if slug in topic.govuk_organisations
+                ]
         return {topic_id: found for topic_id, found in evidence.items() if found}
 
 
-def _metadata_evidence(topic: Topic, metadata: Mapping[str, Any]) -> list[Evidence]:
-    found = []
+def _govuk_facts(metadata: Mapping[str, Any]) -> tuple[set[str], list[str]]:
+    """The content types (both spellings) and organisation slugs GOV.UK gave an item."""
     content_types = {
         str(metadata.get("content_store_document_type") or ""),
         _as_type(str(metadata.get("display_type") or "")),
     } - {""}
-    for content_type in sorted(content_types & topic.govuk_types):
-        found.append(Evidence("metadata", content_type, "content type", CONTENT_TYPE_POINTS))
-    for organisation in metadata.get("organisations") or []:
-        slug = organisation.get("slug") if isinstance(organisation, Mapping) else None
-        if slug in topic.govuk_organisations:
-            found.append(Evidence("metadata", str(slug), "organisation", ORGANISATION_POINTS))
-    return found
+    organisations = [
+        str(org["slug"])
+        for org in metadata.get("organisations") or []
+        if isinstance(org, Mapping) and org.get("slug")
+    ]
+    return content_types, organisations
 
 
 def _as_type(display_type: str) -> str:

@@ -5,6 +5,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Words and numbers; apostrophes inside a word stay ("members'" is "members").
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
@@ -104,19 +105,16 @@ def normalise_word(word: str) -> str:
     return word[:-1]
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A word of a text (a tuple: texts have many, and they are made often)."""
+
     word: str  # as written
     norm: str  # normalised
-    start: int  # position in the tokenised text
 
 
 def tokenise(text: str) -> list[Token]:
     text = _AMPERSAND.sub(" and ", text)
-    return [
-        Token(match.group(0), normalise_word(match.group(0)), n)
-        for n, match in enumerate(_WORD.finditer(text))
-    ]
+    return [Token(word, normalise_word(word)) for word in _WORD.findall(text)]
 
 
 def _without_possessive(word: str) -> str:
@@ -176,6 +174,8 @@ class PhraseSet:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
         self._exact: defaultdict[str, list[Phrase]] = defaultdict(list)
+        # One plain word: a dictionary hit is already the whole match.
+        self._single: defaultdict[str, list[Phrase]] = defaultdict(list)
         self._abbreviations: defaultdict[str, list[Phrase]] = defaultdict(list)
         # Prefixed first words ("decarboni*") are indexed by their first three letters.
         self._prefixed: defaultdict[str, list[Phrase]] = defaultdict(list)
@@ -185,13 +185,16 @@ class PhraseSet:
                 self._prefixed[first.norm[:_PREFIX_KEY]].append(phrase)
             elif first.abbreviation is not None:
                 self._abbreviations[first.abbreviation.lower()].append(phrase)
+            elif len(phrase.words) == 1:
+                self._single[first.norm].append(phrase)
             else:
                 self._exact[first.norm].append(phrase)
 
     def find(self, tokens: list[Token]) -> list[tuple[Phrase, int, int]]:
         """Every (phrase, start, end) match in the tokens; end is exclusive."""
-        found = []
+        found: list[tuple[Phrase, int, int]] = []
         for i, token in enumerate(tokens):
+            found.extend((phrase, i, i + 1) for phrase in self._single.get(token.norm, ()))
             candidates = self._exact.get(token.norm, [])
             # Only a word with a capital in it can be an abbreviation: "MoU", "MOUs", "kWh".
             if not token.word.islower():
