@@ -143,13 +143,20 @@ def _staff_evidence(correction: TopicCorrection) -> Evidence:
     return Evidence("staff", correction.corrected_by, "correction", 0.0)
 
 
-def write_topics(session: Session, classified: Mapping[int, Classification]) -> None:
-    """Replace these items' topics with their classifications, staff corrections on top."""
+def write_topics(
+    session: Session, classified: Mapping[int, Classification], *, new_items: bool = False
+) -> None:
+    """Replace these items' topics with their classifications, staff corrections on top.
+
+    `new_items` says the items were stored just now: they have no topics or corrections yet,
+    so there is nothing to look up or replace.
+    """
     if not classified:
         return
     ids = list(classified)
-    corrections = _corrections(session, ids)
-    session.execute(_ITEM_TOPICS.delete().where(_ITEM_TOPICS.c.item_id.in_(ids)))
+    corrections = {} if new_items else _corrections(session, ids)
+    if not new_items:
+        session.execute(_ITEM_TOPICS.delete().where(_ITEM_TOPICS.c.item_id.in_(ids)))
     rows: list[dict[str, Any]] = []
     for item_id, classification in classified.items():
         decided = {topic: list(classification.evidence[topic]) for topic in classification.topics}

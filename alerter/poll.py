@@ -218,8 +218,9 @@ def _store(
     stored = store_entries(
         session, source, parsed.result.entries, now=now, backlog=backlog, stories=cycle.stories
     )
-    changed = stored.new_items | stored.updated_items
-    write_topics(session, {item: parsed.classifications[entry] for item, entry in changed.items()})
+    topics = parsed.classifications
+    write_topics(session, {i: topics[e] for i, e in stored.new_items.items()}, new_items=True)
+    write_topics(session, {i: topics[e] for i, e in stored.updated_items.items()})
     warnings = list(parsed.result.warnings)
     if fetched.moved_to:
         warnings.append(f"moved permanently to {fetched.moved_to}; update the source URL")
