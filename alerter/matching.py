@@ -11,6 +11,7 @@ from typing import NamedTuple
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _PATTERN_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*\*?")
 _PREFIX_KEY = 3
+_CACHE_SIZE = 100_000  # distinct words remembered by a PhraseSet
 _AMPERSAND = re.compile(r"\s*&\s*")
 _POSSESSIVE = re.compile(r"['\u2019][sS]$")
 
@@ -179,6 +180,7 @@ class PhraseSet:
         self._abbreviations: defaultdict[str, list[Phrase]] = defaultdict(list)
         # Prefixed first words ("decarboni*") are indexed by their first three letters.
         self._prefixed: defaultdict[str, list[Phrase]] = defaultdict(list)
+        self._cache: dict[Token, tuple[tuple[Phrase, ...], tuple[Phrase, ...]]] = {}
         for phrase in phrases:
             first = phrase.words[0]
             if first.prefix:
@@ -194,21 +196,8 @@ class PhraseSet:
         """Every (phrase, start, end) match in the tokens; end is exclusive."""
         found: list[tuple[Phrase, int, int]] = []
         for i, token in enumerate(tokens):
-            found.extend((phrase, i, i + 1) for phrase in self._single.get(token.norm, ()))
-            candidates = self._exact.get(token.norm, [])
-            # Only a word with a capital in it can be an abbreviation: "MoU", "MOUs", "kWh".
-            if not token.word.islower():
-                lower = _without_possessive(token.word).lower()
-                candidates = (
-                    candidates
-                    + self._abbreviations.get(lower, [])
-                    + (self._abbreviations.get(lower[:-1], []) if lower.endswith("s") else [])
-                )
-            prefixed = self._prefixed.get(token.norm[:_PREFIX_KEY])
-            if prefixed:
-                candidates = candidates + [
-                    p for p in prefixed if token.norm.startswith(p.words[0].norm)
-                ]
+            single, candidates = self._candidates(token)
+            found.extend((phrase, i, i + 1) for phrase in single)
             for phrase in candidates:
                 end = i + len(phrase.words)
                 if end <= len(tokens) and all(
@@ -216,3 +205,26 @@ class PhraseSet:
                 ):
                     found.append((phrase, i, end))
         return found
+
+    def _candidates(self, token: Token) -> tuple[tuple[Phrase, ...], tuple[Phrase, ...]]:
+        """Phrases matched by this word alone, and phrases that may start at it. Cached: a text's
+        words repeat across items, and most lead nowhere."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            return cached
+        candidates = list(self._exact.get(token.norm, ()))
+        # Only a word with a capital in it can be an abbreviation: "MoU", "MOUs", "kWh".
+        if not token.word.islower():
+            lower = _without_possessive(token.word).lower()
+            candidates += self._abbreviations.get(lower, [])
+            if lower.endswith("s"):
+                candidates += self._abbreviations.get(lower[:-1], [])
+        candidates += [
+            p
+            for p in self._prefixed.get(token.norm[:_PREFIX_KEY], ())
+            if token.norm.startswith(p.words[0].norm)
+        ]
+        result = (tuple(self._single.get(token.norm, ())), tuple(candidates))
+        if len(self._cache) < _CACHE_SIZE:
+            self._cache[token] = result
+        return result
