@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel
 
 import alerter.config
 import alerter.db
+import subscriptions.models  # noqa: F401  (its tables, for emptying between tests)
 from alerter.config import Settings
 from alerter.db import create_db_engine, migrate
 from tests.fake_web import FakeWeb

@@ -5,6 +5,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import alerter.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import subscriptions.models  # noqa: F401
 from alerter.config import get_settings
 from alerter.db import create_db_engine
 

@@ -1,0 +1,82 @@
+"""Tables owned by subscriptions: members, what they follow, their consent history, and staff."""
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from alerter.models import utc_column
+
+
+class Frequency(StrEnum):
+    WEEKLY = "weekly"
+    DAILY = "daily"
+    IMMEDIATE = "immediate"
+
+
+class MemberStatus(StrEnum):
+    PENDING = "pending"  # signed up, confirmation link not yet followed
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"  # the address bounced or complained
+    ERASED = "erased"  # personal data removed; only the tombstone remains
+
+
+class Member(SQLModel, table=True):
+    """Someone who receives alerts. After erasure only `email_hash` remains, so that a later
+    import can recognise the address without keeping it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Lower-cased: addresses are compared case-insensitively. None once erased.
+    email: str | None = Field(default=None, unique=True, max_length=320)
+    email_hash: str = Field(index=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    organisation: str = Field(default="", max_length=200)
+    frequency: str = Field(default=Frequency.WEEKLY, max_length=20)
+    status: str = Field(default=MemberStatus.PENDING, max_length=20, index=True)
+    created_at: datetime = utc_column(nullable=False)
+    confirmed_at: datetime | None = utc_column()
+    status_changed_at: datetime | None = utc_column()
+
+
+class MemberTopic(SQLModel, table=True):
+    __tablename__ = "member_topic"
+    __table_args__ = (sa.UniqueConstraint("member_id", "topic_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    topic_id: str = Field(max_length=64, index=True)
+
+
+class ConsentEvent(SQLModel, table=True):
+    """What a member agreed to (or withdrew), when, and how: the consent log."""
+
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    at: datetime = utc_column(nullable=False)
+    action: str = Field(max_length=40)  # signup, confirm, import, preferences, unsubscribe, ...
+    method: str = Field(max_length=200)  # self-signup form, confirmation link, staff import ...
+    detail: str = ""
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    password_hash: str
+    created_at: datetime = utc_column(nullable=False)
+    last_login_at: datetime | None = utc_column()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed staff logins, kept in the database so the rate limit holds across processes."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, index=True)  # the address tried, or the client's IP
+    at: datetime = utc_column(nullable=False, index=True)
