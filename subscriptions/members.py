@@ -1,0 +1,205 @@
+"""Members and their choices: sign-up, confirmation, preferences, unsubscribing, erasure.
+
+Functions take a session and change rows; they never send mail. Callers (the web pages, the
+command line) send what the result asks for, through alerter's delivery layer."""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, delete, select
+
+from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus, MemberTopic
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+class InvalidChoice(ValueError):
+    """An unknown topic or frequency."""
+
+
+def normalise_email(raw: str) -> str:
+    """The address in the form alerter stores and compares: checked, lower-cased."""
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidEmail(f"not a valid email address: {raw.strip()!r} ({error})") from None
+    return checked.normalized.lower()
+
+
+def email_hash(email: str) -> str:
+    """What remains of an address after erasure: enough to recognise it, not to read it."""
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def check_choices(
+    topics: Iterable[str], frequency: str, known_topics: Sequence[str]
+) -> tuple[list[str], Frequency]:
+    """Topics in taxonomy order and the frequency, or InvalidChoice naming what is wrong."""
+    chosen = set(topics)
+    unknown = sorted(chosen - set(known_topics))
+    if unknown:
+        raise InvalidChoice(f"unknown topic {', '.join(unknown)}")
+    try:
+        return [t for t in known_topics if t in chosen], Frequency(frequency)
+    except ValueError:
+        raise InvalidChoice(
+            f"unknown frequency {frequency!r}: use {', '.join(f.value for f in Frequency)}"
+        ) from None
+
+
+def find_member(session: Session, email: str) -> Member | None:
+    return session.exec(select(Member).where(Member.email == email)).one_or_none()
+
+
+def is_erased(session: Session, email: str) -> bool:
+    """Whether this address belonged to a member who asked to be erased."""
+    return (
+        session.exec(
+            select(Member.id).where(
+                Member.email_hash == email_hash(email), Member.status == MemberStatus.ERASED
+            )
+        ).first()
+        is not None
+    )
+
+
+def topics_of(session: Session, member_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(MemberTopic.topic_id)
+            .where(MemberTopic.member_id == member_id)
+            .order_by(col(MemberTopic.id))
+        )
+    )
+
+
+def set_topics(session: Session, member: Member, topics: Sequence[str]) -> None:
+    assert member.id is not None
+    session.exec(delete(MemberTopic).where(col(MemberTopic.member_id) == member.id))
+    session.add_all(MemberTopic(member_id=member.id, topic_id=topic) for topic in topics)
+
+
+def log_consent(
+    session: Session, member: Member, action: str, method: str, now: datetime, detail: str = ""
+) -> None:
+    assert member.id is not None
+    session.add(
+        ConsentEvent(member_id=member.id, at=now, action=action, method=method, detail=detail)
+    )
+
+
+def _set_status(member: Member, status: MemberStatus, now: datetime) -> None:
+    member.status = status
+    member.status_changed_at = now
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    member: Member
+    # What to email: "confirm" (a confirmation link), "manage" (already subscribed: their
+    # manage link), or None (nothing may be sent: the address is suppressed).
+    send: str | None
+
+
+def sign_up(
+    session: Session,
+    email: str,
+    *,
+    name: str,
+    organisation: str,
+    topics: Sequence[str],
+    frequency: Frequency,
+    now: datetime,
+) -> SignupResult:
+    """Self-signup with double opt-in. The caller shows the same page whatever happens, so the
+    response never reveals whether the address was known."""
+    member = find_member(session, email)
+    if member is None:
+        member = Member(
+            email=email,
+            email_hash=email_hash(email),
+            name=name,
+            organisation=organisation,
+            frequency=frequency,
+            created_at=now,
+            status_changed_at=now,
+        )
+        session.add(member)
+        session.flush()
+    elif member.status == MemberStatus.ACTIVE:
+        return SignupResult(member, "manage")
+    elif member.status == MemberStatus.SUPPRESSED:
+        return SignupResult(member, None)
+    else:  # pending, or unsubscribed and signing up again
+        member.name, member.organisation, member.frequency = name, organisation, frequency
+        _set_status(member, MemberStatus.PENDING, now)
+    set_topics(session, member, topics)
+    log_consent(
+        session,
+        member,
+        "signup",
+        "self-signup form",
+        now,
+        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+    )
+    return SignupResult(member, "confirm")
+
+
+def confirm(session: Session, member: Member, now: datetime) -> bool:
+    """Follow a confirmation link: a pending member becomes active. False if nothing changed."""
+    if member.status != MemberStatus.PENDING:
+        return False
+    _set_status(member, MemberStatus.ACTIVE, now)
+    member.confirmed_at = now
+    log_consent(session, member, "confirm", "confirmation link", now)
+    return True
+
+
+def update_preferences(
+    session: Session, member: Member, topics: Sequence[str], frequency: Frequency, now: datetime
+) -> None:
+    set_topics(session, member, topics)
+    member.frequency = frequency
+    log_consent(
+        session,
+        member,
+        "preferences",
+        "manage page",
+        now,
+        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+    )
+
+
+def unsubscribe(session: Session, member: Member, method: str, now: datetime) -> bool:
+    """Stop all mail to the member. False if they were not receiving any."""
+    if member.status in (MemberStatus.UNSUBSCRIBED, MemberStatus.ERASED):
+        return False
+    _set_status(member, MemberStatus.UNSUBSCRIBED, now)
+    log_consent(session, member, "unsubscribe", method, now)
+    return True
+
+
+def suppress(session: Session, member: Member, reason: str, now: datetime) -> None:
+    """The address bounced or complained: nothing more is sent to it."""
+    if member.status in (MemberStatus.SUPPRESSED, MemberStatus.ERASED):
+        return
+    _set_status(member, MemberStatus.SUPPRESSED, now)
+    log_consent(session, member, "suppress", reason, now)
+
+
+def erase(session: Session, member: Member, requested_by: str, now: datetime) -> None:
+    """Right to erasure: personal data goes, an anonymous tombstone stays."""
+    assert member.id is not None
+    member.email = None
+    member.name = ""
+    member.organisation = ""
+    _set_status(member, MemberStatus.ERASED, now)
+    set_topics(session, member, [])
+    for event in session.exec(select(ConsentEvent).where(ConsentEvent.member_id == member.id)):
+        event.detail = ""
+    log_consent(session, member, "erase", requested_by, now)
