@@ -29,10 +29,13 @@ from alerter.poll import UnknownSource, poll_sources
 from alerter.sources.catalog import SourceFileError, source_health, sync_source_file
 from alerter.store import list_items
 from alerter.topics import TaxonomyError
+from subscriptions.cli import members_app, staff_app
 
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(members_app, name="members")
+app.add_typer(staff_app, name="staff")
 
 
 @app.callback()

@@ -1,6 +1,8 @@
 """Settings, read once from ALERTER_* environment variables (see README.md)."""
 
+import contextlib
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +37,24 @@ class Settings(BaseSettings):
     fetch_per_host: int = Field(
         default=4, gt=0, description="Concurrent fetches to one host during a poll cycle"
     )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public address of the web app; links in emails start with it",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs members' links and staff sessions; unset, one is made and kept in "
+        "secret_key_file",
+    )
+    secret_key_file: Path = Field(
+        default=Path("alerter.secret"), description="Where the generated secret key is kept"
+    )
+    mail_from: str = Field(
+        default="alerts@alerter.example", description="The From address of every email"
+    )
+    outbox_dir: Path = Field(
+        default=Path("outbox"), description="Where the outbox mail backend writes .eml files"
+    )
     parse_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,
@@ -45,3 +65,22 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_key(settings: Settings) -> str:
+    """ALERTER_SECRET_KEY, or a key generated once and kept (readable by this user only) in
+    ALERTER_SECRET_KEY_FILE, so that links in sent emails keep working after a restart."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.secret_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        # Linking is atomic: of two processes starting together, one key wins and both read it.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()

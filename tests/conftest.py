@@ -71,7 +71,8 @@ def env_settings(
 ) -> Iterator[Settings]:
     """The same settings exported as ALERTER_* variables, for code that reads the environment."""
     for name, value in settings.model_dump().items():
-        monkeypatch.setenv(f"ALERTER_{name.upper()}", str(value))
+        if value is not None:
+            monkeypatch.setenv(f"ALERTER_{name.upper()}", str(value))
     monkeypatch.chdir(tmp_path)
     alerter.config.get_settings.cache_clear()
     alerter.db.get_engine.cache_clear()

@@ -1,0 +1,30 @@
+"""The emails subscriptions sends itself: confirmation links and fresh manage links."""
+
+from urllib.parse import quote
+
+from alerter.config import Settings, secret_key
+from alerter.delivery import Email, OutboxTransport
+from alerter.render import render
+from subscriptions.models import Member
+from subscriptions.tokens import Purpose, TokenSubject, make_token
+
+
+def member_link(settings: Settings, member: Member, purpose: Purpose) -> str:
+    """An absolute link for this member, signed for one purpose."""
+    assert member.id is not None
+    token = make_token(secret_key(settings), purpose, TokenSubject(member.id, member.email_hash))
+    return f"{settings.base_url.rstrip('/')}/{purpose.value}/{quote(token)}"
+
+
+def send_confirmation(settings: Settings, transport: OutboxTransport, member: Member) -> None:
+    assert member.email is not None
+    context = {"name": member.name, "confirm_url": member_link(settings, member, Purpose.CONFIRM)}
+    transport.send(
+        Email(
+            to=member.email,
+            subject="Confirm your policy alerts",
+            text=render("email/confirm.txt", **context),
+            html=render("email/confirm.html", **context),
+            kind="confirmation",
+        )
+    )

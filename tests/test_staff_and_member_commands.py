@@ -1,0 +1,114 @@
+import email
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from alerter.cli import app
+from alerter.config import Settings, secret_key
+from subscriptions.members import find_member
+from subscriptions.staff import (
+    MAX_FAILURES,
+    LoginRateLimited,
+    LoginRefused,
+    StaffError,
+    authenticate,
+    create_staff,
+)
+from subscriptions.tokens import Purpose, read_token
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+runner = CliRunner()
+CSV = """email,name,organisation,topics,frequency
+ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly
+bad-address,Bob,CMF,tariffs,weekly
+"""
+
+
+def test_importing_without_consent_emails_each_new_member_a_confirmation_link(
+    env_settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(CSV, encoding="utf-8")
+
+    result = runner.invoke(app, ["members", "import", str(csv_file), "--by", "ann@alfed.example"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.stdout and "line 3: not a valid email address" in result.stdout
+    [sent] = list(Path("outbox").glob("*.eml"))
+    message = email.message_from_bytes(sent.read_bytes())
+    assert message["To"] == "ann@alfed.example"
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    link = next(w for w in text.get_payload(decode=True).decode().split() if "/confirm/" in w)
+    subject = read_token(secret_key(env_settings), Purpose.CONFIRM, link.rsplit("/", 1)[1])
+    with Session(engine) as session:
+        assert subject.member_id == find_member(session, "ann@alfed.example").id  # type: ignore[union-attr]
+
+
+def test_importing_with_consent_confirmed_sends_nothing(
+    env_settings: Settings, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(CSV, encoding="utf-8")
+
+    result = runner.invoke(app, ["members", "import", str(csv_file), "--consent-confirmed"])
+
+    assert result.exit_code == 0
+    assert not list(Path("outbox").glob("*.eml"))
+
+
+def test_export_round_trips_through_the_command_line(
+    env_settings: Settings, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(CSV, encoding="utf-8")
+    runner.invoke(app, ["members", "import", str(csv_file), "--consent-confirmed"])
+
+    result = runner.invoke(app, ["members", "export"])
+
+    assert result.stdout.splitlines()[1] == "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly"
+
+
+def test_staff_create_asks_for_the_password_twice(
+    env_settings: Settings, engine: sa.Engine
+) -> None:
+    result = runner.invoke(
+        app,
+        ["staff", "create", "Ann@ALFED.example"],
+        input="correct horse battery\ncorrect horse battery\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    with Session(engine) as session:
+        staff = authenticate(session, "ann@alfed.example", "correct horse battery", "1.2.3.4", NOW)
+    assert staff.email == "ann@alfed.example"
+    assert staff.password_hash.startswith("$argon2")
+
+
+def test_a_short_password_or_a_second_account_is_refused(session: Session) -> None:
+    create_staff(session, "ann@alfed.example", "long enough passphrase", NOW)
+
+    with pytest.raises(StaffError, match="at least 12 characters"):
+        create_staff(session, "bob@alfed.example", "short", NOW)
+    with pytest.raises(StaffError, match="already exists"):
+        create_staff(session, "ANN@alfed.example", "another long passphrase", NOW)
+
+
+def test_logins_are_refused_without_saying_why_and_rate_limited(session: Session) -> None:
+    create_staff(session, "ann@alfed.example", "long enough passphrase", NOW)
+    for attempt in range(MAX_FAILURES):
+        with pytest.raises(LoginRefused, match="wrong email address or password"):
+            authenticate(session, "ann@alfed.example", f"guess {attempt}", "9.9.9.9", NOW)
+
+    with pytest.raises(LoginRateLimited):
+        authenticate(session, "ann@alfed.example", "long enough passphrase", "1.1.1.1", NOW)
+    later = NOW + timedelta(minutes=16)
+    assert authenticate(session, "ann@alfed.example", "long enough passphrase", "1.1.1.1", later)
+
+
+def test_an_unknown_address_is_refused_like_a_wrong_password(session: Session) -> None:
+    with pytest.raises(LoginRefused, match="wrong email address or password"):
+        authenticate(session, "nobody@alfed.example", "whatever it is", "9.9.9.9", NOW)
