@@ -51,79 +51,8 @@ def upgrade() -> None:
     with op.batch_alter_table("topic_correction", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_topic_correction_item_id"), ["item_id"], unique=False)
 
-    with op.batch_alter_table("item", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "summary", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title_key", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("sighting", schema=None) as batch_op:
-        batch_op.alter_column(
-            "identity", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("source", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "etag", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_modified", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_error", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("source", schema=None) as batch_op:
-        batch_op.alter_column(
-            "last_error", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_modified", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "etag", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("sighting", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "identity", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("item", schema=None) as batch_op:
-        batch_op.alter_column(
-            "title_key", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "summary", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
 
     with op.batch_alter_table("topic_correction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_topic_correction_item_id"))

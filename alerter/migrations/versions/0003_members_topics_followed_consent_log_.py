@@ -90,79 +90,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_member_topic_member_id"), ["member_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_member_topic_topic_id"), ["topic_id"], unique=False)
 
-    with op.batch_alter_table("item", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "summary", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title_key", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("sighting", schema=None) as batch_op:
-        batch_op.alter_column(
-            "identity", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("source", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "etag", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_modified", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_error", existing_type=sa.TEXT(), type_=sa.Text(), existing_nullable=True
-        )
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("source", schema=None) as batch_op:
-        batch_op.alter_column(
-            "last_error", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "last_modified", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "etag", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=True
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("sighting", schema=None) as batch_op:
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "identity", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-
-    with op.batch_alter_table("item", schema=None) as batch_op:
-        batch_op.alter_column(
-            "title_key", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "summary", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "title", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
-        batch_op.alter_column(
-            "url", existing_type=sa.Text(), type_=sa.TEXT(), existing_nullable=False
-        )
 
     with op.batch_alter_table("member_topic", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_member_topic_topic_id"))
