@@ -81,6 +81,19 @@ def _prepared_engine() -> sa.Engine:
     return engine
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the web app (members' pages) on the configured database."""
+    import uvicorn
+
+    from subscriptions.web.app import create_app
+
+    uvicorn.run(create_app(get_settings(), get_engine()), host=host, port=port)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""

@@ -28,3 +28,25 @@ def send_confirmation(settings: Settings, transport: OutboxTransport, member: Me
             kind="confirmation",
         )
     )
+
+
+def send_manage_link(
+    settings: Settings, transport: OutboxTransport, member: Member, reason: str
+) -> None:
+    """A fresh manage link: asked for after an old one expired, or on signing up again."""
+    assert member.email is not None
+    context = {
+        "name": member.name,
+        "reason": reason,
+        "manage_url": member_link(settings, member, Purpose.MANAGE),
+        "unsubscribe_url": member_link(settings, member, Purpose.UNSUBSCRIBE),
+    }
+    transport.send(
+        Email(
+            to=member.email,
+            subject="Manage your policy alerts",
+            text=render("email/manage_link.txt", **context),
+            html=render("email/manage_link.html", **context),
+            kind="manage-link",
+        )
+    )

@@ -1,0 +1,44 @@
+"""The FastAPI application: `alerter serve` runs it."""
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse
+from starlette.middleware.sessions import SessionMiddleware
+
+from alerter.config import Settings, secret_key
+from alerter.db import create_db_engine, migrate
+from alerter.topics import load_taxonomy
+from subscriptions.web import member_pages
+from subscriptions.web.deps import page
+
+
+def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
+    if engine is None:
+        engine = create_db_engine(settings.database_url)
+        migrate(engine)
+    app = FastAPI(title="alerter", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.taxonomy = load_taxonomy(settings.topics)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        session_cookie="alerter_session",
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+        max_age=8 * 3600,
+    )
+    app.include_router(member_pages.router)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, error: HTTPException) -> HTMLResponse:
+        return page(
+            request,
+            "pages/message.html",
+            error.status_code,
+            heading="Something went wrong" if error.status_code >= 500 else "That did not work",
+            paragraphs=[str(error.detail)],
+        )
+
+    return app

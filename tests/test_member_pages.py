@@ -1,0 +1,212 @@
+"""Members' self-service pages, driven through the app as a browser would (without JavaScript)."""
+
+import email
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+import subscriptions.tokens
+from alerter.config import Settings
+from subscriptions.members import find_member, topics_of
+from subscriptions.models import MemberStatus
+from subscriptions.tokens import Purpose
+from subscriptions.web.app import create_app
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Path:
+    return tmp_path / "outbox"
+
+
+@pytest.fixture
+def client(
+    settings: Settings, engine: sa.Engine, outbox: Path, tmp_path: Path
+) -> Iterator[TestClient]:
+    app_settings = settings.model_copy(
+        update={"outbox_dir": outbox, "secret_key": "test secret", "base_url": "http://testserver"}
+    )
+    with TestClient(create_app(app_settings, engine)) as test_client:
+        yield test_client
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_up(client: TestClient, address: str = "Jo@Foundry.example", name: str = "Jo") -> str:
+    form = client.get("/signup")
+    return client.post(
+        "/signup",
+        data={
+            "csrf_token": csrf(form.text),
+            "email": address,
+            "name": name,
+            "organisation": "Foundry Ltd",
+            "topics": ["tariffs", "recycling"],
+            "frequency": "weekly",
+        },
+    ).text
+
+
+def last_link(outbox: Path, purpose: str) -> str:
+    newest = max(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    message = email.message_from_bytes(newest.read_bytes())
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    body = text.get_payload(decode=True).decode()
+    return next(w for w in body.split() if f"/{purpose}/" in w).replace("http://testserver", "")
+
+
+def member_status(engine: sa.Engine, address: str = "jo@foundry.example") -> str:
+    with Session(engine) as session:
+        member = find_member(session, address)
+        assert member is not None
+        return member.status
+
+
+def test_signup_confirm_manage_and_unsubscribe(
+    client: TestClient, engine: sa.Engine, outbox: Path
+) -> None:
+    assert "Check your email" in sign_up(client)
+    assert member_status(engine) == MemberStatus.PENDING
+
+    confirm_link = last_link(outbox, "confirm")
+    assert "Confirm my alerts" in client.get(confirm_link).text
+    assert member_status(engine) == MemberStatus.PENDING  # opening the link is not enough
+    subscribed = client.post(confirm_link, data={"csrf_token": csrf(client.get(confirm_link).text)})
+    assert "You are subscribed" in subscribed.text
+    assert member_status(engine) == MemberStatus.ACTIVE
+
+    manage_link = re.search(r'href="http://testserver(/manage/[^"]+)"', subscribed.text).group(1)  # type: ignore[union-attr]
+    manage = client.get(manage_link)
+    saved = client.post(
+        manage_link,
+        data={"csrf_token": csrf(manage.text), "topics": ["events"], "frequency": "daily"},
+    )
+    assert "Your choices are saved" in saved.text
+    with Session(engine) as session:
+        member = find_member(session, "jo@foundry.example")
+        assert member is not None and member.frequency == "daily"
+        assert topics_of(session, member.id or 0) == ["events"]
+
+    unsubscribe_link = re.search(r'href="http://testserver(/unsubscribe/[^"]+)"', saved.text).group(
+        1
+    )  # type: ignore[union-attr]
+    assert "Stop all policy alerts" in client.get(unsubscribe_link).text
+    assert member_status(engine) == MemberStatus.ACTIVE  # GET never unsubscribes
+    client.post(unsubscribe_link)
+    assert member_status(engine) == MemberStatus.UNSUBSCRIBED
+
+
+def test_one_click_unsubscribe_works_without_a_cookie_or_form_token(
+    client: TestClient, engine: sa.Engine, outbox: Path, settings: Settings
+) -> None:
+    sign_up(client)
+    link = last_link(outbox, "confirm").replace("/confirm/", "/x/")  # not needed further
+    assert link
+    with Session(engine) as session:
+        member = find_member(session, "jo@foundry.example")
+        assert member is not None
+        from subscriptions.notices import member_link
+
+        unsubscribe = member_link(client.app.state.settings, member, Purpose.UNSUBSCRIBE)  # type: ignore[attr-defined]
+    fresh = TestClient(client.app)  # a mail provider: no session cookie
+
+    response = fresh.post(
+        unsubscribe.replace("http://testserver", ""), data={"List-Unsubscribe": "One-Click"}
+    )
+
+    assert response.status_code == 200
+    assert member_status(engine) == MemberStatus.UNSUBSCRIBED
+
+
+def test_the_signup_answer_never_reveals_whether_an_address_is_known(
+    client: TestClient, outbox: Path
+) -> None:
+    first = sign_up(client)
+    confirm = last_link(outbox, "confirm")
+    client.post(confirm, data={"csrf_token": csrf(client.get(confirm).text)})
+
+    again = sign_up(client)
+
+    assert again == first
+    assert "/manage/" in last_link(outbox, "manage")  # the member gets their manage link
+
+
+def test_forms_without_the_sessions_token_are_refused(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    response = client.post("/signup", data={"email": "jo@foundry.example", "topics": ["tariffs"]})
+
+    assert response.status_code == 400
+    assert "did not come from this site" in response.text
+
+
+def test_a_tampered_link_gets_a_clear_page(client: TestClient, outbox: Path) -> None:
+    sign_up(client)
+    link = last_link(outbox, "confirm")
+
+    response = client.get(link[:-4] + "abcd")
+
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
+
+
+def test_a_link_for_one_purpose_does_not_work_for_another(client: TestClient, outbox: Path) -> None:
+    sign_up(client)
+    confirm_token = last_link(outbox, "confirm").rsplit("/", 1)[1]
+
+    assert client.post(f"/unsubscribe/{confirm_token}").status_code == 400
+    assert client.get(f"/manage/{confirm_token}").status_code == 400
+
+
+def test_an_expired_link_offers_to_email_a_fresh_one(
+    client: TestClient, outbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up(client)
+    confirm = last_link(outbox, "confirm")
+    client.post(confirm, data={"csrf_token": csrf(client.get(confirm).text)})
+    sign_up(client)  # as an active member, this emails the manage link
+    manage = last_link(outbox, "manage")
+    monkeypatch.setitem(subscriptions.tokens.LIFETIMES, Purpose.MANAGE, timedelta(seconds=-1))
+
+    expired = client.get(manage)
+    assert expired.status_code == 410 and "This link has expired" in expired.text
+    monkeypatch.setitem(subscriptions.tokens.LIFETIMES, Purpose.MANAGE, timedelta(days=30))
+    before = len(list(outbox.glob("*.eml")))
+    resent = client.post(
+        "/links/resend",
+        data={
+            "csrf_token": csrf(expired.text),
+            "token": manage.rsplit("/", 1)[1],
+            "purpose": "manage",
+        },
+    )
+
+    assert "Check your email" in resent.text
+    assert len(list(outbox.glob("*.eml"))) == before + 1
+    assert client.get(last_link(outbox, "manage")).status_code == 200
+
+
+def test_text_from_members_is_escaped_on_pages(client: TestClient, outbox: Path) -> None:
+    form = client.get("/signup")
+    response = client.post(
+        "/signup",
+        data={
+            "csrf_token": csrf(form.text),
+            "email": "not an address",
+            "name": "<script>alert(1)</script>",
+            "topics": ["tariffs"],
+        },
+    )
+
+    assert response.status_code == 422
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;" in response.text
