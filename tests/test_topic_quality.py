@@ -1,7 +1,9 @@
-"""The shipped taxonomy's quality on the labelled set's held-out half, which was never tuned on.
+"""The shipped taxonomy's quality on the held-out labelled set, which was never tuned on.
 
-The development files (dev*.jsonl) are what the taxonomy was tuned against; heldout.jsonl stays
-unseen so that this figure says how the classifier does on news it has not met."""
+The development files (dev*.jsonl) are what the taxonomy was tuned against; heldout.jsonl was
+written independently and stays unseen, so this figure says how the classifier does on news it
+has not met. Tuning against it would spend it: it would then join the development files and a
+new held-out set would have to be written."""
 
 import json
 from pathlib import Path
@@ -35,13 +37,8 @@ def test_no_topic_recall_on_the_held_out_half_is_below_0_8() -> None:
     assert weak == {}
 
 
-def test_the_labelled_set_has_200_items_covering_every_topic_in_both_halves() -> None:
+def test_the_held_out_set_has_200_items_covering_every_topic() -> None:
     held_out = score("heldout.jsonl")
-    development = score("dev.jsonl")
 
-    total = sum(
-        len((LABELLED / name).read_text(encoding="utf-8").splitlines())
-        for name in ("dev.jsonl", "heldout.jsonl")
-    )
-    assert total >= 200
-    assert all(t.support >= 10 for t in held_out.topics + development.topics)
+    assert len((LABELLED / "heldout.jsonl").read_text(encoding="utf-8").splitlines()) >= 200
+    assert all(t.support >= 15 for t in held_out.topics)
