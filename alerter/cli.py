@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
@@ -24,9 +24,14 @@ from alerter.labelling import (
     topics_of,
 )
 from alerter.labelling import reclassify as run_reclassification
-from alerter.models import Item, Source
+from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
-from alerter.sources.catalog import SourceFileError, source_health, sync_source_file
+from alerter.sources.catalog import (
+    SourceFileError,
+    list_sources,
+    source_health,
+    sync_source_file,
+)
 from alerter.store import list_items
 from alerter.topics import TaxonomyError
 from subscriptions.cli import members_app, staff_app
@@ -137,8 +142,7 @@ def sources(as_json: JsonOption = False) -> None:
     """List sources with their health."""
     engine = _prepared_engine()
     with session_scope(engine) as session:
-        rows = list(session.exec(select(Source).order_by(col(Source.name))))
-        for row in rows:
+        for row in list_sources(session):
             health = source_health(row)
             if as_json:
                 _emit_json(health)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from alerter.clean import believable_published, content_hash, title_key, title_words
-from alerter.models import Item, Sighting, Source
+from alerter.models import Item, ItemTopic, Sighting, Source
 from alerter.sources.base import Entry
 from alerter.stories import Headline, StoryIndex
 
@@ -225,10 +225,21 @@ def list_items(
     *,
     since: datetime | None = None,
     source_name: str | None = None,
+    text: str | None = None,
+    topic: str | None = None,
     limit: int | None = None,
 ) -> list[StoredItem]:
-    """Items newest first (by published time), with every source that carried each."""
+    """Items newest first (by published time), with every source that carried each; `text`
+    matches title or summary, ignoring case; `topic` keeps items carrying that topic."""
     query = select(Item, Source.name).join(Source, col(Source.id) == Item.source_id)
+    if text:
+        pattern = f"%{text.strip()}%"
+        query = query.where(
+            sa.or_(col(Item.title).ilike(pattern), col(Item.summary).ilike(pattern))
+        )
+    if topic:
+        tagged = select(ItemTopic.item_id).where(ItemTopic.topic_id == topic)
+        query = query.where(col(Item.id).in_(tagged))
     if since is not None:
         query = query.where(Item.published_at >= since)
     if source_name is not None:

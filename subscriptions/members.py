@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, delete, select
 
@@ -203,3 +204,75 @@ def erase(session: Session, member: Member, requested_by: str, now: datetime) ->
     for event in session.exec(select(ConsentEvent).where(ConsentEvent.member_id == member.id)):
         event.detail = ""
     log_consent(session, member, "erase", requested_by, now)
+
+
+def search_members(session: Session, text: str = "", limit: int = 100) -> list[Member]:
+    """Members (erased ones excepted) whose address, name or organisation contains `text`."""
+    query = select(Member).where(Member.status != MemberStatus.ERASED)
+    if text.strip():
+        pattern = f"%{text.strip()}%"
+        query = query.where(
+            sa.or_(
+                col(Member.email).ilike(pattern),
+                col(Member.name).ilike(pattern),
+                col(Member.organisation).ilike(pattern),
+            )
+        )
+    return list(session.exec(query.order_by(col(Member.email)).limit(limit)))
+
+
+def subscriber_counts(session: Session) -> dict[str, int]:
+    """Active members following each topic."""
+    rows = session.exec(
+        select(MemberTopic.topic_id, sa.func.count())
+        .join(Member, col(Member.id) == MemberTopic.member_id)
+        .where(Member.status == MemberStatus.ACTIVE)
+        .group_by(col(MemberTopic.topic_id))
+    )
+    return {topic_id: count for topic_id, count in rows}
+
+
+def add_member(
+    session: Session,
+    email: str,
+    *,
+    name: str,
+    organisation: str,
+    topics: Sequence[str],
+    frequency: Frequency,
+    consent_confirmed: bool,
+    added_by: str,
+    now: datetime,
+) -> Member:
+    """A member added by staff: active when staff confirm consent, otherwise pending."""
+    if find_member(session, email) is not None:
+        raise InvalidChoice(f"{email} is already a member")
+    if is_erased(session, email):
+        raise InvalidChoice(f"{email} asked to be erased; they can only sign up themselves")
+    status = MemberStatus.ACTIVE if consent_confirmed else MemberStatus.PENDING
+    member = Member(
+        email=email,
+        email_hash=email_hash(email),
+        name=name,
+        organisation=organisation,
+        frequency=frequency,
+        status=status,
+        created_at=now,
+        status_changed_at=now,
+        confirmed_at=now if consent_confirmed else None,
+    )
+    session.add(member)
+    session.flush()
+    set_topics(session, member, topics)
+    method = f"added by staff ({added_by})" + (
+        ", consent confirmed by staff" if consent_confirmed else ""
+    )
+    log_consent(
+        session,
+        member,
+        "staff-add",
+        method,
+        now,
+        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+    )
+    return member

@@ -1,16 +1,19 @@
 """The FastAPI application: `alerter serve` runs it."""
 
+from urllib.parse import quote
+
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from alerter.config import Settings, secret_key
 from alerter.db import create_db_engine, migrate
 from alerter.topics import load_taxonomy
-from subscriptions.web import member_pages
+from subscriptions.web import member_pages, staff_auth, staff_pages
 from subscriptions.web.deps import page
+from subscriptions.web.staff_auth import LoginRequired
 
 
 def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
@@ -30,6 +33,12 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
         max_age=8 * 3600,
     )
     app.include_router(member_pages.router)
+    app.include_router(staff_auth.router)
+    app.include_router(staff_pages.router)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/staff/login?next={quote(error.next_path)}", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, error: HTTPException) -> HTMLResponse:

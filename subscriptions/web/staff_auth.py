@@ -1,0 +1,75 @@
+"""Staff login: a session cookie after a rate-limited password check, required by every staff
+page and action."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from subscriptions.models import StaffUser
+from subscriptions.staff import LoginRateLimited, LoginRefused, authenticate
+from subscriptions.web.deps import CsrfChecked, SessionDep, page
+
+router = APIRouter(prefix="/staff")
+
+
+class LoginRequired(Exception):
+    """Raised by the staff dependency; the app answers with a redirect to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def current_staff(request: Request, session: SessionDep) -> StaffUser:
+    staff_id = request.session.get("staff_id")
+    staff = session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
+    if staff is None:
+        raise LoginRequired(request.url.path)
+    return staff
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+
+
+def _safe_next(path: str) -> str:
+    """Only a path on this site: never an open redirect."""
+    return path if path.startswith("/staff") and not path.startswith("//") else "/staff/items"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/staff/items") -> HTMLResponse:
+    return page(request, "pages/staff/login.html", error=None, email="", next=_safe_next(next))
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/staff/items",
+) -> Response:
+    client = request.client.host if request.client else "unknown"
+    try:
+        staff = authenticate(session, email, password, client, datetime.now(UTC))
+    except (LoginRefused, LoginRateLimited) as error:
+        status = 429 if isinstance(error, LoginRateLimited) else 401
+        return page(
+            request,
+            "pages/staff/login.html",
+            status,
+            error=str(error),
+            email=email,
+            next=_safe_next(next),
+        )
+    # A new session on login: a token planted before login is worth nothing after it.
+    request.session.clear()
+    request.session["staff_id"] = staff.id
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/staff/login", status_code=303)

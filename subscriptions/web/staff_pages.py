@@ -1,0 +1,355 @@
+"""The staff console: items and their topics (with corrections), source health, members, CSV
+import and export, topics with subscriber counts. Every route requires a signed-in staff member."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from alerter.classifier import describe
+from alerter.delivery import transport_for
+from alerter.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
+from alerter.models import Item
+from alerter.sources.catalog import list_sources, source_health
+from alerter.store import list_items
+from subscriptions.importing import ImportFileError, export_members, import_members
+from subscriptions.members import (
+    InvalidChoice,
+    InvalidEmail,
+    add_member,
+    check_choices,
+    erase,
+    normalise_email,
+    search_members,
+    subscriber_counts,
+    update_preferences,
+)
+from subscriptions.members import topics_of as member_topics
+from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
+from subscriptions.notices import send_confirmation
+from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
+from subscriptions.web.member_pages import FREQUENCIES
+from subscriptions.web.staff_auth import CurrentStaff
+
+router = APIRouter(prefix="/staff")
+MAX_UPLOAD = 5_000_000
+
+
+def _staff_page(
+    request: Request, template: str, staff: Any, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return page(request, f"pages/staff/{template}", status, staff=staff, **context)
+
+
+@router.get("", include_in_schema=False)
+def staff_home(staff: CurrentStaff) -> RedirectResponse:
+    return RedirectResponse("/staff/items", status_code=303)
+
+
+@router.get("/items")
+def items_page(
+    request: Request, session: SessionDep, staff: CurrentStaff, q: str = "", topic: str = ""
+) -> HTMLResponse:
+    listed = list_items(session, text=q or None, topic=topic or None, limit=50)
+    topics = topics_of(session, [stored.item.id for stored in listed if stored.item.id])
+    rows = [
+        {
+            "stored": stored,
+            "topics": [
+                {
+                    "id": row.topic_id,
+                    "by": row.assigned_by,
+                    "evidence": [describe(e) for e in row.evidence],
+                }
+                for row in topics.get(stored.item.id or 0, [])
+            ],
+        }
+        for stored in listed
+    ]
+    return _staff_page(
+        request,
+        "items.html",
+        staff,
+        rows=rows,
+        q=q,
+        topic=topic,
+        taxonomy=request.app.state.taxonomy.topics,
+    )
+
+
+@router.post("/items/{item_id}/topics", dependencies=[CsrfChecked])
+def correct_item_topic(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    topic: Annotated[str, Form()],
+    action: Annotated[str, Form()],
+) -> Response:
+    if session.get(Item, item_id) is None:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            404,
+            heading="No such item",
+            paragraphs=[f"There is no item {item_id}."],
+        )
+    try:
+        correct_topic(
+            session,
+            request.app.state.taxonomy,
+            item_id,
+            topic,
+            present=action == "add",
+            corrected_by=staff.email,
+            now=datetime.now(UTC),
+        )
+    except UnknownTopic as error:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="That did not work",
+            paragraphs=[str(error)],
+        )
+    return RedirectResponse(f"/staff/items#item-{item_id}", status_code=303)
+
+
+@router.get("/sources")
+def sources_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    health = [source_health(source) for source in list_sources(session)]
+    return _staff_page(request, "sources.html", staff, sources=health)
+
+
+@router.get("/topics")
+def topics_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    return _staff_page(
+        request,
+        "topics.html",
+        staff,
+        topics=request.app.state.taxonomy.topics,
+        items=topic_counts(session),
+        subscribers=subscriber_counts(session),
+    )
+
+
+@router.get("/members")
+def members_page(
+    request: Request, session: SessionDep, staff: CurrentStaff, q: str = ""
+) -> HTMLResponse:
+    return _staff_page(request, "members.html", staff, members=search_members(session, q), q=q)
+
+
+def _member_form(request: Request, staff: Any, status: int = 200, **values: Any) -> HTMLResponse:
+    context = {
+        "member": None,
+        "errors": [],
+        "email": "",
+        "name": "",
+        "organisation": "",
+        "chosen_topics": set(),
+        "frequency": Frequency.WEEKLY,
+        "events": [],
+    } | values
+    return _staff_page(
+        request,
+        "member.html",
+        staff,
+        status,
+        topics=request.app.state.taxonomy.topics,
+        frequencies=FREQUENCIES,
+        **context,
+    )
+
+
+@router.get("/members/new")
+def new_member_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
+    return _member_form(request, staff)
+
+
+@router.post("/members/new", dependencies=[CsrfChecked])
+def new_member(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    organisation: Annotated[str, Form(max_length=200)] = "",
+    topics: Annotated[list[str], Form()] = [],  # noqa: B006
+    frequency: Annotated[str, Form()] = Frequency.WEEKLY,
+    consent_confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        address = normalise_email(email)
+        chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
+        member = add_member(
+            session,
+            address,
+            name=name.strip(),
+            organisation=organisation.strip(),
+            topics=chosen,
+            frequency=how_often,
+            consent_confirmed=consent_confirmed,
+            added_by=staff.email,
+            now=datetime.now(UTC),
+        )
+    except (InvalidEmail, InvalidChoice) as error:
+        return _member_form(
+            request,
+            staff,
+            422,
+            errors=[str(error)],
+            email=email,
+            name=name,
+            organisation=organisation,
+            chosen_topics=set(topics),
+            frequency=frequency,
+        )
+    if not consent_confirmed:
+        send_confirmation(settings, transport_for(settings), member)
+    return RedirectResponse(f"/staff/members/{member.id}", status_code=303)
+
+
+@router.get("/members/import")
+def import_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
+    return _staff_page(request, "import.html", staff, report=None, error=None)
+
+
+@router.post("/members/import", dependencies=[CsrfChecked])
+async def import_upload(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    file: Annotated[UploadFile, File()],
+    consent_confirmed: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    data = await file.read(MAX_UPLOAD + 1)
+    error = None
+    report = None
+    if len(data) > MAX_UPLOAD:
+        error = "The file is larger than 5 MB; split it and import the parts."
+    else:
+        try:
+            report = import_members(
+                session,
+                data.decode("utf-8-sig"),
+                known_topics=request.app.state.taxonomy.ids,
+                consent_confirmed=consent_confirmed,
+                imported_by=staff.email,
+                now=datetime.now(UTC),
+            )
+        except UnicodeDecodeError:
+            error = "The file is not UTF-8 text. Save the spreadsheet as “CSV UTF-8” and try again."
+        except ImportFileError as problem:
+            error = str(problem)
+    if report is not None:
+        transport = transport_for(settings)
+        for member_id in report.to_confirm:
+            member = session.get(Member, member_id)
+            if member is not None:
+                send_confirmation(settings, transport, member)
+    status = 200 if error is None else 422
+    return _staff_page(request, "import.html", staff, status, report=report, error=error)
+
+
+@router.get("/members/{member_id}")
+def member_page(
+    request: Request, member_id: int, session: SessionDep, staff: CurrentStaff
+) -> HTMLResponse:
+    member = session.get(Member, member_id)
+    if member is None or member.status == MemberStatus.ERASED:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            404,
+            heading="No such member",
+            paragraphs=["This member does not exist or has been erased."],
+        )
+    events = session.exec(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member_id)
+        .order_by(col(ConsentEvent.at))
+    ).all()
+    return _member_form(
+        request,
+        staff,
+        member=member,
+        email=member.email,
+        name=member.name,
+        organisation=member.organisation,
+        chosen_topics=set(member_topics(session, member_id)),
+        frequency=member.frequency,
+        events=events,
+    )
+
+
+@router.post("/members/{member_id}", dependencies=[CsrfChecked])
+def edit_member(
+    request: Request,
+    member_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    name: Annotated[str, Form(max_length=200)] = "",
+    organisation: Annotated[str, Form(max_length=200)] = "",
+    topics: Annotated[list[str], Form()] = [],  # noqa: B006
+    frequency: Annotated[str, Form()] = Frequency.WEEKLY,
+) -> Response:
+    member = session.get(Member, member_id)
+    if member is None or member.status == MemberStatus.ERASED:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            404,
+            heading="No such member",
+            paragraphs=["This member does not exist or has been erased."],
+        )
+    try:
+        chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
+    except InvalidChoice as error:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="That did not work",
+            paragraphs=[str(error)],
+        )
+    member.name, member.organisation = name.strip(), organisation.strip()
+    update_preferences(session, member, chosen, how_often, datetime.now(UTC))
+    return RedirectResponse(f"/staff/members/{member_id}", status_code=303)
+
+
+@router.post("/members/{member_id}/erase", dependencies=[CsrfChecked])
+def erase_member(
+    request: Request, member_id: int, session: SessionDep, staff: CurrentStaff
+) -> Response:
+    member = session.get(Member, member_id)
+    if member is not None and member.status != MemberStatus.ERASED:
+        erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
+    return _staff_page(
+        request,
+        "message.html",
+        staff,
+        heading="Member erased",
+        paragraphs=[
+            "Their personal data is gone. An anonymous record stays so "
+            "that an import cannot subscribe them again."
+        ],
+    )
+
+
+@router.get("/members.csv")
+def export_csv(session: SessionDep, staff: CurrentStaff) -> Response:
+    return Response(
+        export_members(session),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="members.csv"'},
+    )
