@@ -210,3 +210,26 @@ def test_text_from_members_is_escaped_on_pages(client: TestClient, outbox: Path)
     assert response.status_code == 422
     assert "<script>alert(1)</script>" not in response.text
     assert "&lt;script&gt;" in response.text
+
+
+def test_a_member_link_never_opens_the_staff_console(client: TestClient, outbox: Path) -> None:
+    sign_up(client)
+    client.get(last_link(outbox, "confirm"))
+
+    response = client.get("/staff/items", follow_redirects=False)
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/staff/login")
+
+
+def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(
+    settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    https = settings.model_copy(
+        update={"secret_key": "s", "base_url": "https://alerts.example", "outbox_dir": tmp_path}
+    )
+    with TestClient(create_app(https, engine), base_url="https://testserver") as secure:
+        response = secure.get("/signup")
+
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
