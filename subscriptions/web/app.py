@@ -36,6 +36,10 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.include_router(staff_auth.router)
     app.include_router(staff_pages.router)
 
+    @app.exception_handler(member_pages.BadLink)
+    async def bad_link(request: Request, error: member_pages.BadLink) -> HTMLResponse:
+        return error.response
+
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/staff/login?next={quote(error.next_path)}", status_code=303)

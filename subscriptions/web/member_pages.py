@@ -45,7 +45,9 @@ def _choices(request: Request, topics: list[str], frequency: str) -> dict[str, A
     }
 
 
-class _BadLink(Exception):
+class BadLink(Exception):
+    """A link that cannot be used; the app answers with the page explaining why."""
+
     def __init__(self, response: HTMLResponse) -> None:
         self.response = response
 
@@ -57,14 +59,14 @@ def _member_from(
     try:
         subject = read_token(secret_key(settings), purpose, token)
     except TokenExpired:
-        raise _BadLink(
+        raise BadLink(
             page(request, "pages/link_expired.html", 410, token=token, purpose=purpose.value)
         ) from None
     except TokenInvalid:
-        raise _BadLink(_invalid_link(request)) from None
+        raise BadLink(_invalid_link(request)) from None
     member = session.get(Member, subject.member_id)
     if member is None or member.email is None or not matches(subject, member.email_hash):
-        raise _BadLink(_invalid_link(request))
+        raise BadLink(_invalid_link(request))
     return member
 
 
@@ -166,10 +168,7 @@ def signup(
 def confirm_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    try:
-        member = _member_from(request, session, settings, Purpose.CONFIRM, token)
-    except _BadLink as bad:
-        return bad.response
+    member = _member_from(request, session, settings, Purpose.CONFIRM, token)
     if member.status == MemberStatus.ACTIVE:
         return _subscribed(request, settings, member)
     # A button, not an action on GET: mail scanners open links without asking anyone.
@@ -180,10 +179,7 @@ def confirm_page(
 def confirm_post(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    try:
-        member = _member_from(request, session, settings, Purpose.CONFIRM, token)
-    except _BadLink as bad:
-        return bad.response
+    member = _member_from(request, session, settings, Purpose.CONFIRM, token)
     confirm(session, member, datetime.now(UTC))
     return _subscribed(request, settings, member)
 
@@ -204,10 +200,7 @@ def _subscribed(request: Request, settings: Settings, member: Member) -> HTMLRes
 def manage_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    try:
-        member = _member_from(request, session, settings, Purpose.MANAGE, token)
-    except _BadLink as bad:
-        return bad.response
+    member = _member_from(request, session, settings, Purpose.MANAGE, token)
     return _manage(request, session, settings, member, saved=False)
 
 
@@ -220,11 +213,9 @@ def manage_post(
     topics: TopicsForm = [],  # noqa: B006
     frequency: Annotated[str, Form()] = Frequency.WEEKLY,
 ) -> HTMLResponse:
+    member = _member_from(request, session, settings, Purpose.MANAGE, token)
     try:
-        member = _member_from(request, session, settings, Purpose.MANAGE, token)
         chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
-    except _BadLink as bad:
-        return bad.response
     except InvalidChoice as error:
         return page(
             request,
@@ -257,10 +248,7 @@ def unsubscribe_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     # GET never unsubscribes: mail scanners follow links. The page has one button.
-    try:
-        member = _member_from(request, session, settings, Purpose.UNSUBSCRIBE, token)
-    except _BadLink as bad:
-        return bad.response
+    member = _member_from(request, session, settings, Purpose.UNSUBSCRIBE, token)
     return page(request, "pages/unsubscribe.html", email=member.email)
 
 
@@ -270,10 +258,7 @@ def unsubscribe_post(
 ) -> HTMLResponse:
     """The button, and RFC 8058 one-click unsubscribing: a mail provider POSTs
     `List-Unsubscribe=One-Click` here with no cookie, so the signed link is the only check."""
-    try:
-        member = _member_from(request, session, settings, Purpose.UNSUBSCRIBE, token)
-    except _BadLink as bad:
-        return bad.response
+    member = _member_from(request, session, settings, Purpose.UNSUBSCRIBE, token)
     unsubscribe(session, member, "unsubscribe link", datetime.now(UTC))
     return page(
         request,

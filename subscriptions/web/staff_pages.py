@@ -258,20 +258,24 @@ async def import_upload(
     return _staff_page(request, "import.html", staff, status, report=report, error=error)
 
 
+def _no_such_member(request: Request, staff: Any) -> HTMLResponse:
+    return _staff_page(
+        request,
+        "message.html",
+        staff,
+        404,
+        heading="No such member",
+        paragraphs=["This member does not exist or has been erased."],
+    )
+
+
 @router.get("/members/{member_id}")
 def member_page(
     request: Request, member_id: int, session: SessionDep, staff: CurrentStaff
 ) -> HTMLResponse:
     member = session.get(Member, member_id)
     if member is None or member.status == MemberStatus.ERASED:
-        return _staff_page(
-            request,
-            "message.html",
-            staff,
-            404,
-            heading="No such member",
-            paragraphs=["This member does not exist or has been erased."],
-        )
+        return _no_such_member(request, staff)
     events = session.exec(
         select(ConsentEvent)
         .where(ConsentEvent.member_id == member_id)
@@ -303,14 +307,7 @@ def edit_member(
 ) -> Response:
     member = session.get(Member, member_id)
     if member is None or member.status == MemberStatus.ERASED:
-        return _staff_page(
-            request,
-            "message.html",
-            staff,
-            404,
-            heading="No such member",
-            paragraphs=["This member does not exist or has been erased."],
-        )
+        return _no_such_member(request, staff)
     try:
         chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
     except InvalidChoice as error:
