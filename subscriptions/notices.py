@@ -18,7 +18,11 @@ def member_link(settings: Settings, member: Member, purpose: Purpose) -> str:
 
 def send_confirmation(settings: Settings, transport: OutboxTransport, member: Member) -> None:
     assert member.email is not None
-    context = {"name": member.name, "confirm_url": member_link(settings, member, Purpose.CONFIRM)}
+    context = {
+        "name": member.name,
+        "confirm_url": member_link(settings, member, Purpose.CONFIRM),
+        "manage_url": member_link(settings, member, Purpose.MANAGE),
+    }
     transport.send(
         Email(
             to=member.email,
