@@ -1,0 +1,88 @@
+"""What goes in a member's digest: pure functions from candidate items and the member's topics
+to grouped, capped content. Rendering and sending are elsewhere."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerter.topics import Taxonomy
+
+DEFAULT_CAP = 30
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """A stored item as a digest sees it."""
+
+    item_id: int
+    title: str
+    summary: str
+    url: str
+    published: datetime
+    publishers: tuple[str, ...]  # every source's publisher, for a story several reported
+    # Topic id -> strength (the evidence's points; a staff decision outranks any evidence).
+    topics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    item: DigestItem
+    tags: tuple[str, ...]  # the item's other topics, as labels
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    topic_id: str
+    label: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    sections: tuple[DigestSection, ...]
+    more: int  # matching items left out by the cap
+    followed: tuple[str, ...] = field(default=())  # labels of the topics the member follows
+
+    @property
+    def count(self) -> int:
+        return sum(len(section.entries) for section in self.sections)
+
+    @property
+    def empty(self) -> bool:
+        return not self.sections
+
+
+def build_digest(
+    items: Sequence[DigestItem],
+    member_topics: Sequence[str],
+    taxonomy: Taxonomy,
+    *,
+    cap: int = DEFAULT_CAP,
+) -> Digest:
+    """Items carrying any of the member's topics, each once: under its strongest topic of
+    theirs, its other topics shown as tags; sections in taxonomy order, newest first within;
+    at most `cap` items (the newest), with the number left out."""
+    followed = set(member_topics)
+    labels = {topic.id: topic.label for topic in taxonomy.topics}
+    order = {topic.id: n for n, topic in enumerate(taxonomy.topics)}
+    matching = [item for item in items if followed & item.topics.keys()]
+    matching.sort(key=lambda item: (item.published, item.item_id), reverse=True)
+    kept, more = matching[:cap], max(0, len(matching) - cap)
+    grouped: dict[str, list[DigestEntry]] = {}
+    for item in kept:
+        home = max(
+            followed & item.topics.keys(),
+            key=lambda topic: (item.topics[topic], -order.get(topic, len(order))),
+        )
+        tags = tuple(
+            labels.get(topic, topic)
+            for topic in sorted(item.topics, key=lambda t: order.get(t, len(order)))
+            if topic != home
+        )
+        grouped.setdefault(home, []).append(DigestEntry(item, tags))
+    sections = tuple(
+        DigestSection(topic, labels.get(topic, topic), tuple(entries))
+        for topic, entries in sorted(grouped.items(), key=lambda kv: order.get(kv[0], len(order)))
+    )
+    followed_labels = tuple(labels[topic.id] for topic in taxonomy.topics if topic.id in followed)
+    return Digest(sections, more, followed_labels)
