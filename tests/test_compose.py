@@ -1,0 +1,90 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerter.compose import HTML_LIMIT, Recipient, digest_email
+from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.delivery.message import to_mime
+from alerter.digest import DigestItem, build_digest
+from alerter.topics import load_taxonomy
+
+TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
+MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+JO = Recipient(
+    "jo@foundry.example",
+    "Jo Smith",
+    "https://alerts.example/manage/m",
+    "https://alerts.example/unsubscribe/u",
+    "https://alerts.example/news/n",
+)
+
+
+def items(count: int, summary: str = "The quota reopens on 1 April.") -> list[DigestItem]:
+    return [
+        DigestItem(
+            n,
+            f"Steel safeguard update {n}",
+            summary,
+            f"https://gov.example/{n}",
+            MONDAY - timedelta(hours=n),
+            ("DBT", "UK Steel"),
+            {"tariffs": 3},
+        )
+        for n in range(count)
+    ]
+
+
+def test_both_parts_carry_every_item_the_links_and_why_it_was_sent() -> None:
+    email = digest_email(
+        build_digest(items(3), ["tariffs"], TAXONOMY),
+        JO,
+        heading="Your weekly policy alerts",
+        kind="digest-weekly",
+    )
+
+    for part in (email.text, email.html):
+        assert all(f"Steel safeguard update {n}" in part for n in range(3))
+        assert "DBT, UK Steel" in part
+        assert "https://alerts.example/manage/m" in part
+        assert "https://alerts.example/unsubscribe/u" in part
+        assert "you follow: Tariffs and trade remedies" in part
+    assert email.subject == "Your weekly policy alerts: 3 new items"
+
+
+def test_the_email_offers_one_click_unsubscribing() -> None:
+    email = digest_email(
+        build_digest(items(1), ["tariffs"], TAXONOMY), JO, heading="Alerts", kind="digest-weekly"
+    )
+
+    message = to_mime(email, "alerts@alerter.example")
+
+    assert message["List-Unsubscribe"] == "<https://alerts.example/unsubscribe/u>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_feed_text_is_escaped_in_the_html_part() -> None:
+    hostile = items(1, summary='<script>alert(1)</script> & "quotes"')
+
+    email = digest_email(
+        build_digest(hostile, ["tariffs"], TAXONOMY), JO, heading="Alerts", kind="digest-weekly"
+    )
+
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+
+
+def test_a_full_digest_stays_under_gmails_clipping_size() -> None:
+    long_summary = "The Trade Remedies Authority has published its findings. " * 8
+    digest = build_digest(items(40, long_summary), ["tariffs"], TAXONOMY)
+
+    email = digest_email(digest, JO, heading="Alerts", kind="digest-weekly")
+
+    assert len(email.html.encode()) < HTML_LIMIT
+    assert "And 10 more items" in email.html and "And 10 more items" in email.text
+
+
+def test_an_oversized_digest_is_refused_rather_than_clipped() -> None:
+    huge = build_digest(items(30, "x" * 5000), ["tariffs"], TAXONOMY)
+
+    with pytest.raises(ValueError, match="lower the item cap"):
+        digest_email(huge, JO, heading="Alerts", kind="digest-weekly")
