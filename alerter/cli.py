@@ -13,8 +13,11 @@ from sqlmodel import Session
 
 from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
+from alerter.compose import Recipient, digest_email
 from alerter.config import get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
+from alerter.digest import build_digest
+from alerter.digests import candidates
 from alerter.evaluation import evaluate
 from alerter.labelling import (
     UnknownTopic,
@@ -35,10 +38,16 @@ from alerter.sources.catalog import (
 from alerter.store import list_items
 from alerter.topics import TaxonomyError
 from subscriptions.cli import members_app, staff_app
+from subscriptions.members import find_member
+from subscriptions.members import topics_of as member_topics
+from subscriptions.notices import member_link
+from subscriptions.tokens import Purpose
 
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+digest_app = typer.Typer(help="Digests: preview what a member would get.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
 app.add_typer(members_app, name="members")
 app.add_typer(staff_app, name="staff")
 
@@ -368,3 +377,44 @@ def correct(
             raise _fail(str(error)) from None
         now_on = [row.topic_id for row in topics_of(session, [item_id]).get(item_id, [])]
     typer.echo(f"item {item_id} topics: {', '.join(now_on) or 'none'}")
+
+
+@digest_app.command("preview")
+def digest_preview(
+    email: Annotated[str, typer.Argument(help="The member's email address.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the HTML part here; otherwise print the text part.")
+    ] = None,
+) -> None:
+    """Render the digest this member would get now, without sending it."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        member = find_member(session, email.strip().lower())
+        if member is None or member.id is None:
+            raise _fail(f"no member with the address {email}")
+        followed = member_topics(session, member.id)
+        since = member.confirmed_at or member.created_at
+        now = datetime.now(UTC)
+        taxonomy = _classifier(session).taxonomy
+        digest = build_digest(
+            candidates(session, since=since, until=now, topics=followed), followed, taxonomy
+        )
+        if digest.empty:
+            typer.echo(f"nothing new on {member.email}'s topics since {since:%Y-%m-%d %H:%M} UTC")
+            return
+        manage = member_link(settings, member, Purpose.MANAGE)
+        recipient = Recipient(
+            email=str(member.email),
+            name=member.name,
+            manage_url=manage,
+            unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
+            more_url=manage,
+        )
+        composed = digest_email(
+            digest, recipient, heading=f"Your {member.frequency} policy alerts", kind="preview"
+        )
+    if out is None:
+        typer.echo(composed.text)
+    else:
+        out.write_text(composed.html, encoding="utf-8")
+        typer.echo(f"wrote {out} ({digest.count} items, {len(composed.html.encode()):,} bytes)")

@@ -1,0 +1,65 @@
+"""Digest candidates from the database: the items first stored in a period (backlog excluded),
+with their topics' strength and every publisher that reported them."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from alerter.digest import DigestItem
+from alerter.models import Item, ItemTopic, Sighting, Source
+
+# A topic staff put on an item outranks any classifier evidence when choosing its heading.
+STAFF_STRENGTH = 1000.0
+
+
+def topic_strength(assigned_by: str, evidence: Sequence[dict[str, Any]]) -> float:
+    """How firmly an item carries a topic: the points of its evidence, or a staff decision."""
+    if assigned_by == "staff":
+        return STAFF_STRENGTH
+    points = (e.get("points") for e in evidence)
+    return sum(float(p) for p in points if isinstance(p, int | float))
+
+
+def candidates(
+    session: Session, *, since: datetime, until: datetime, topics: Sequence[str]
+) -> list[DigestItem]:
+    """Items first stored in [since, until) carrying any of `topics`, never backlog."""
+    tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(topics))
+    items = list(
+        session.exec(
+            select(Item).where(
+                Item.first_seen_at >= since,
+                Item.first_seen_at < until,
+                col(Item.backlog).is_(False),
+                col(Item.id).in_(tagged),
+            )
+        )
+    )
+    ids = [item.id for item in items if item.id is not None]
+    strengths: defaultdict[int, dict[str, float]] = defaultdict(dict)
+    for row in session.exec(select(ItemTopic).where(col(ItemTopic.item_id).in_(ids))):
+        strengths[row.item_id][row.topic_id] = topic_strength(row.assigned_by, row.evidence)
+    publishers: defaultdict[int, list[str]] = defaultdict(list)
+    for item_id, publisher in session.exec(
+        select(Sighting.item_id, Source.publisher)
+        .join(Source, col(Source.id) == Sighting.source_id)
+        .where(col(Sighting.item_id).in_(ids))
+        .order_by(col(Sighting.id))
+    ):
+        if publisher not in publishers[item_id]:
+            publishers[item_id].append(publisher)
+    return [
+        DigestItem(
+            item_id=item.id or 0,
+            title=item.title,
+            summary=item.summary,
+            url=item.url,
+            published=item.published_at,
+            publishers=tuple(publishers[item.id or 0]),
+            topics=strengths[item.id or 0],
+        )
+        for item in items
+    ]

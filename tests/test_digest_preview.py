@@ -1,0 +1,155 @@
+"""`alerter digest preview`: the digest a member would get now, from stored items."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from alerter.cli import app
+from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.digests import candidates
+from alerter.labelling import classify_items, correct_topic, load_classifier
+from alerter.models import Source
+from alerter.sources.base import Entry
+from alerter.store import store_entries, story_index
+from subscriptions.members import add_member
+from subscriptions.models import Frequency
+
+runner = CliRunner()
+
+
+def store(session: Session, source: Source, title: str, *, backlog: bool, now: datetime) -> int:
+    result = store_entries(
+        session,
+        source,
+        [Entry(title, f"https://gov.example/{abs(hash(title))}", title, "", now)],
+        now=now,
+        backlog=backlog,
+        stories=story_index(session),
+    )
+    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
+    return result.new_item_ids[0]
+
+
+def setup(session: Session) -> dict[str, int]:
+    joined = datetime.now(UTC) - timedelta(days=3)
+    source = Source(name="DBT", kind="feed", url="https://gov.example/feed", publisher="DBT")
+    session.add(source)
+    session.flush()
+    ids = {
+        "backlog": store(
+            session,
+            source,
+            "Steel safeguard review opens",
+            backlog=True,
+            now=joined + timedelta(hours=1),
+        ),
+        "before": store(
+            session,
+            source,
+            "New anti-dumping duties on rebar",
+            backlog=False,
+            now=joined - timedelta(days=1),
+        ),
+        "news": store(
+            session,
+            source,
+            "Tariff-rate quota for aluminium wire reopens",
+            backlog=False,
+            now=joined + timedelta(days=1),
+        ),
+        "other": store(
+            session,
+            source,
+            "Foundry apprenticeship scheme expands",
+            backlog=False,
+            now=joined + timedelta(days=1),
+        ),
+    }
+    add_member(
+        session,
+        "jo@foundry.example",
+        name="Jo",
+        organisation="Foundry",
+        topics=["tariffs"],
+        frequency=Frequency.WEEKLY,
+        consent_confirmed=True,
+        added_by="test",
+        now=joined,
+    )
+    session.commit()
+    return ids
+
+
+def test_candidates_are_new_since_joining_never_backlog_and_on_the_topics(session: Session) -> None:
+    ids = setup(session)
+
+    found = candidates(
+        session,
+        since=datetime.now(UTC) - timedelta(days=3),
+        until=datetime.now(UTC),
+        topics=["tariffs"],
+    )
+
+    assert [c.item_id for c in found] == [ids["news"]]
+    assert found[0].publishers == ("DBT",)
+
+
+def test_a_staff_topic_outranks_the_classifiers_evidence(session: Session) -> None:
+    ids = setup(session)
+    taxonomy = load_classifier(session, DEFAULT_TOPICS_FILE).taxonomy
+    correct_topic(
+        session,
+        taxonomy,
+        ids["news"],
+        "events",
+        present=True,
+        corrected_by="ann",
+        now=datetime.now(UTC),
+    )
+
+    [found] = candidates(
+        session,
+        since=datetime.now(UTC) - timedelta(days=3),
+        until=datetime.now(UTC),
+        topics=["tariffs"],
+    )
+
+    assert found.topics["events"] > found.topics["tariffs"]
+
+
+def test_preview_prints_the_members_digest_without_sending(
+    env_settings: Settings, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        setup(session)
+
+    result = runner.invoke(app, ["digest", "preview", "Jo@Foundry.example"])
+
+    assert result.exit_code == 0, result.output
+    assert "Tariff-rate quota for aluminium wire reopens" in result.stdout
+    assert "Steel safeguard review opens" not in result.stdout
+    assert "Foundry apprenticeship" not in result.stdout
+    assert not list(Path("outbox").glob("*.eml"))
+
+
+def test_preview_can_write_the_html_part(
+    env_settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with Session(engine) as session:
+        setup(session)
+    out = tmp_path / "digest.html"
+
+    result = runner.invoke(app, ["digest", "preview", "jo@foundry.example", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert "Tariff-rate quota for aluminium wire reopens" in out.read_text(encoding="utf-8")
+
+
+def test_preview_of_an_unknown_member_is_an_error(env_settings: Settings) -> None:
+    result = runner.invoke(app, ["digest", "preview", "nobody@example.org"])
+
+    assert result.exit_code == 2
+    assert "no member with the address" in result.output
