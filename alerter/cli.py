@@ -16,6 +16,7 @@ from alerter.clean import UnparseableDate, parse_listing_date
 from alerter.compose import Recipient, digest_email
 from alerter.config import get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
+from alerter.delivery import transport_for
 from alerter.digest import build_digest
 from alerter.digests import candidates
 from alerter.evaluation import evaluate
@@ -29,6 +30,7 @@ from alerter.labelling import (
 from alerter.labelling import reclassify as run_reclassification
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
+from alerter.sending import period_of, plan_digests, send_planned
 from alerter.sources.catalog import (
     SourceFileError,
     list_sources,
@@ -40,6 +42,7 @@ from alerter.topics import TaxonomyError
 from subscriptions.cli import members_app, staff_app
 from subscriptions.members import find_member
 from subscriptions.members import topics_of as member_topics
+from subscriptions.models import Frequency
 from subscriptions.notices import member_link
 from subscriptions.tokens import Purpose
 
@@ -418,3 +421,39 @@ def digest_preview(
     else:
         out.write_text(composed.html, encoding="utf-8")
         typer.echo(f"wrote {out} ({digest.count} items, {len(composed.html.encode()):,} bytes)")
+
+
+@digest_app.command("send")
+def digest_send(
+    frequency: Annotated[Frequency, typer.Option(help="Which digest to run.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be sent; send and record nothing.")
+    ] = False,
+) -> None:
+    """Run a digest now: plan it in the delivery ledger, then send every planned email."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        taxonomy = _classifier(session).taxonomy
+        now = datetime.now(UTC)
+        plan = plan_digests(session, frequency, now, dry_run=dry_run)
+        typer.echo(
+            f"{plan.members} members: {plan.planned} digests planned, {plan.nothing_new} with "
+            f"nothing new, {plan.already_planned} already planned this period"
+        )
+        if dry_run:
+            return
+        report = send_planned(
+            session,
+            transport_for(settings),
+            settings,
+            taxonomy,
+            frequency,
+            period=period_of(frequency, now),
+            clock=lambda: datetime.now(UTC),
+        )
+    typer.echo(
+        f"sent {report.sent}, skipped {report.skipped} (no longer subscribed), "
+        f"failed {report.failed}"
+    )
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from alerter.digest import DigestItem
 from alerter.models import Item, ItemTopic, Sighting, Source
 
+_CHUNK = 500
 # A topic staff put on an item outranks any classifier evidence when choosing its heading.
 STAFF_STRENGTH = 1000.0
 
@@ -28,29 +29,35 @@ def candidates(
 ) -> list[DigestItem]:
     """Items first stored in [since, until) carrying any of `topics`, never backlog."""
     tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(topics))
-    items = list(
-        session.exec(
-            select(Item).where(
-                Item.first_seen_at >= since,
-                Item.first_seen_at < until,
-                col(Item.backlog).is_(False),
-                col(Item.id).in_(tagged),
-            )
+    ids = session.exec(
+        select(Item.id).where(
+            Item.first_seen_at >= since,
+            Item.first_seen_at < until,
+            col(Item.backlog).is_(False),
+            col(Item.id).in_(tagged),
         )
-    )
-    ids = [item.id for item in items if item.id is not None]
+    ).all()
+    return digest_items(session, [item_id for item_id in ids if item_id is not None])
+
+
+def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
+    """These items as a digest sees them: topics with their strength, every publisher."""
+    items: list[Item] = []
     strengths: defaultdict[int, dict[str, float]] = defaultdict(dict)
-    for row in session.exec(select(ItemTopic).where(col(ItemTopic.item_id).in_(ids))):
-        strengths[row.item_id][row.topic_id] = topic_strength(row.assigned_by, row.evidence)
     publishers: defaultdict[int, list[str]] = defaultdict(list)
-    for item_id, publisher in session.exec(
-        select(Sighting.item_id, Source.publisher)
-        .join(Source, col(Source.id) == Sighting.source_id)
-        .where(col(Sighting.item_id).in_(ids))
-        .order_by(col(Sighting.id))
-    ):
-        if publisher not in publishers[item_id]:
-            publishers[item_id].append(publisher)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        items += session.exec(select(Item).where(col(Item.id).in_(chunk)))
+        for row in session.exec(select(ItemTopic).where(col(ItemTopic.item_id).in_(chunk))):
+            strengths[row.item_id][row.topic_id] = topic_strength(row.assigned_by, row.evidence)
+        for item_id, publisher in session.exec(
+            select(Sighting.item_id, Source.publisher)
+            .join(Source, col(Source.id) == Sighting.source_id)
+            .where(col(Sighting.item_id).in_(chunk))
+            .order_by(col(Sighting.id))
+        ):
+            if publisher not in publishers[item_id]:
+                publishers[item_id].append(publisher)
     return [
         DigestItem(
             item_id=item.id or 0,

@@ -140,3 +140,27 @@ class TopicCorrection(SQLModel, table=True):
     present: bool
     corrected_by: str = Field(max_length=320)
     corrected_at: datetime = utc_column(nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """The ledger: one row per (member, email kind, period), written before anything is sent,
+    so that every member gets each email once whatever crashes and however many workers run."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(max_length=40)  # digest-weekly, digest-daily, digest-immediate, bulletin
+    period: str = Field(max_length=40)  # 2026-W10, 2026-03-02, ...
+    # planned -> sending -> sent | failed | skipped (no longer subscribed when its turn came)
+    status: str = Field(default="planned", max_length=20, index=True)
+    # The items first stored in [window_start, window_end) that the email carries.
+    window_start: datetime = utc_column(nullable=False)
+    window_end: datetime = utc_column(nullable=False)
+    item_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    planned_at: datetime = utc_column(nullable=False)
+    claimed_until: datetime | None = utc_column()
+    claim: str | None = Field(default=None, max_length=40)  # which sender holds it
+    attempts: int = 0
+    sent_at: datetime | None = utc_column()
+    error: str | None = None

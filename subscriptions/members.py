@@ -276,3 +276,58 @@ def add_member(
         f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
     )
     return member
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An active member as the sending side needs them (subscriptions' view, not its tables)."""
+
+    id: int
+    email: str
+    email_hash: str
+    name: str
+    topics: tuple[str, ...]
+    joined: datetime  # when they confirmed (or were added with consent)
+
+
+def subscribers(session: Session, frequency: Frequency) -> list[Subscriber]:
+    """Every active member receiving this frequency, with their topics."""
+    members = list(
+        session.exec(
+            select(Member)
+            .where(Member.status == MemberStatus.ACTIVE, Member.frequency == frequency)
+            .order_by(col(Member.id))
+        )
+    )
+    return _as_subscribers(session, members)
+
+
+def subscriber(session: Session, member_id: int) -> Subscriber | None:
+    """The member if they may still be sent mail (active), else None."""
+    member = session.get(Member, member_id)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        return None
+    return _as_subscribers(session, [member])[0]
+
+
+def _as_subscribers(session: Session, members: list[Member]) -> list[Subscriber]:
+    topics: dict[int, list[str]] = {}
+    ids = [m.id for m in members if m.id is not None]
+    for start in range(0, len(ids), 1000):
+        for member_id, topic_id in session.exec(
+            select(MemberTopic.member_id, MemberTopic.topic_id)
+            .where(col(MemberTopic.member_id).in_(ids[start : start + 1000]))
+            .order_by(col(MemberTopic.id))
+        ):
+            topics.setdefault(member_id, []).append(topic_id)
+    return [
+        Subscriber(
+            id=m.id or 0,
+            email=m.email or "",
+            email_hash=m.email_hash,
+            name=m.name,
+            topics=tuple(topics.get(m.id or 0, [])),
+            joined=m.confirmed_at or m.created_at,
+        )
+        for m in members
+    ]

@@ -1,5 +1,6 @@
 """The emails subscriptions sends itself: confirmation links and fresh manage links."""
 
+from typing import Protocol
 from urllib.parse import quote
 
 from alerter.config import Settings, secret_key
@@ -9,8 +10,16 @@ from subscriptions.models import Member
 from subscriptions.tokens import Purpose, TokenSubject, make_token
 
 
-def member_link(settings: Settings, member: Member, purpose: Purpose) -> str:
-    """An absolute link for this member, signed for one purpose."""
+class Identified(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def email_hash(self) -> str: ...
+
+
+def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str:
+    """An absolute link for this member (or subscriber), signed for one purpose."""
     assert member.id is not None
     token = make_token(secret_key(settings), purpose, TokenSubject(member.id, member.email_hash))
     return f"{settings.base_url.rstrip('/')}/{purpose.value}/{quote(token)}"

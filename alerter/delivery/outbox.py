@@ -13,11 +13,17 @@ class OutboxTransport:
         self.folder = folder
         self.mail_from = mail_from
 
-    def send(self, email: Email) -> Path:
-        """Write the email; the file appears complete or not at all."""
+    def send(self, email: Email, key: str | None = None) -> Path:
+        """Write the email; the file appears complete or not at all. With a `key` (a ledger
+        row's id) the file name is fixed, so sending the same delivery again replaces the file
+        instead of adding a second: a retry after a crash cannot duplicate it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        path = self.folder / f"{stamp}-{email.kind}-{uuid.uuid4().hex[:12]}.eml"
+        name = (
+            f"{email.kind}-{key}"
+            if key
+            else (f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{email.kind}-{uuid.uuid4().hex[:12]}")
+        )
+        path = self.folder / f"{name}.eml"
         draft = path.with_suffix(".part")
         draft.write_bytes(to_mime(email, self.mail_from).as_bytes())
         os.replace(draft, path)

@@ -1,0 +1,210 @@
+"""Digest runs over the delivery ledger: each member's digest is sent once, whatever happens."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.delivery import OutboxTransport
+from alerter.labelling import classify_items, load_classifier
+from alerter.models import Delivery, Source
+from alerter.sending import CLAIM_LEASE, period_of, plan_digests, send_planned
+from alerter.sources.base import Entry
+from alerter.store import store_entries, story_index
+from alerter.topics import load_taxonomy
+from subscriptions.members import add_member, find_member, unsubscribe
+from subscriptions.models import Frequency
+
+TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
+JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday
+NEXT_MONDAY = JOINED + timedelta(days=7)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def store(session: Session, title: str, at: datetime) -> None:
+    source = session.exec(select(Source)).first()
+    if source is None:
+        source = Source(name="DBT", kind="feed", url="https://gov.example/feed", publisher="DBT")
+        session.add(source)
+        session.flush()
+    result = store_entries(
+        session,
+        source,
+        [Entry(title, f"https://gov.example/{abs(hash(title))}", title, "", at)],
+        now=at,
+        backlog=False,
+        stories=story_index(session),
+    )
+    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
+    session.commit()
+
+
+def member(session: Session, address: str, topics: list[str]) -> None:
+    add_member(
+        session,
+        address,
+        name="",
+        organisation="",
+        topics=topics,
+        frequency=Frequency.WEEKLY,
+        consent_confirmed=True,
+        added_by="test",
+        now=JOINED,
+    )
+    session.commit()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> OutboxTransport:
+    return OutboxTransport(tmp_path / "outbox", "alerts@alerter.example")
+
+
+@pytest.fixture
+def app_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(update={"secret_key": "s", "outbox_dir": tmp_path / "outbox"})
+
+
+def run(
+    session: Session, outbox: OutboxTransport, settings: Settings, now: datetime, **kwargs: object
+) -> object:
+    plan_digests(session, Frequency.WEEKLY, now)
+    return send_planned(
+        session,
+        outbox,
+        settings,
+        TAXONOMY,
+        Frequency.WEEKLY,
+        period=period_of(Frequency.WEEKLY, now),
+        clock=Clock(now),
+        **kwargs,
+    )  # type: ignore[arg-type]
+
+
+def sent_to(outbox: OutboxTransport) -> list[str]:
+    import email
+
+    return sorted(
+        email.message_from_bytes(p.read_bytes())["To"] for p in outbox.folder.glob("*.eml")
+    )
+
+
+def test_each_member_gets_one_digest_of_their_topics(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    member(session, "bob@cmf.example", ["skills"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+
+    report = run(session, outbox, app_settings, NEXT_MONDAY)
+
+    assert report.sent == 1
+    assert sent_to(outbox) == ["ann@alfed.example"]  # nothing new for Bob: no email
+
+
+def test_running_the_same_digest_again_sends_nothing_more(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    run(session, outbox, app_settings, NEXT_MONDAY)
+
+    again = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(hours=1))
+
+    assert again.sent == 0
+    assert len(list(outbox.folder.glob("*.eml"))) == 1
+
+
+def test_next_weeks_digest_holds_only_what_arrived_since(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    run(session, outbox, app_settings, NEXT_MONDAY)
+    store(
+        session,
+        "Steel safeguard quota reopens for the third quarter",
+        NEXT_MONDAY + timedelta(days=1),
+    )
+
+    run(session, outbox, app_settings, NEXT_MONDAY + timedelta(days=7))
+
+    rows = session.exec(select(Delivery).order_by(Delivery.id)).all()
+    assert [len(r.item_ids) for r in rows] == [1, 1]
+    assert rows[1].window_start == rows[0].window_end
+
+
+def test_a_member_who_unsubscribes_after_planning_gets_nothing(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    plan_digests(session, Frequency.WEEKLY, NEXT_MONDAY)
+    ann = find_member(session, "ann@alfed.example")
+    assert ann is not None
+    unsubscribe(session, ann, "one-click", NEXT_MONDAY)
+    session.commit()
+
+    report = send_planned(
+        session,
+        outbox,
+        app_settings,
+        TAXONOMY,
+        Frequency.WEEKLY,
+        period=period_of(Frequency.WEEKLY, NEXT_MONDAY),
+        clock=Clock(NEXT_MONDAY),
+    )
+
+    assert (report.sent, report.skipped) == (0, 1)
+    assert sent_to(outbox) == []
+
+
+def test_a_sender_that_died_after_sending_is_taken_over_without_a_duplicate(
+    session: Session,
+    outbox: OutboxTransport,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    import alerter.sending
+
+    def die_before_marking(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")  # the process dies between sending and recording it
+
+    monkeypatch.setattr(alerter.sending, "_finish", die_before_marking)
+    with pytest.raises(SystemExit):
+        run(session, outbox, app_settings, NEXT_MONDAY)
+    monkeypatch.undo()
+    session.rollback()
+    assert len(list(outbox.folder.glob("*.eml"))) == 1
+
+    too_soon = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(minutes=1))
+    later = run(session, outbox, app_settings, NEXT_MONDAY + CLAIM_LEASE + timedelta(minutes=1))
+
+    assert too_soon.sent == 0  # still the dead sender's
+    assert later.sent == 1
+    assert sent_to(outbox) == ["ann@alfed.example"]  # the same file, written again
+    [row] = session.exec(select(Delivery)).all()
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_two_planners_never_plan_a_member_twice(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+
+    first = plan_digests(session, Frequency.WEEKLY, NEXT_MONDAY)
+    second = plan_digests(session, Frequency.WEEKLY, NEXT_MONDAY + timedelta(minutes=5))
+
+    assert (first.planned, second.already_planned) == (1, 1)
+    assert len(session.exec(select(Delivery)).all()) == 1
