@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     outbox_dir: Path = Field(
         default=Path("outbox"), description="Where the outbox mail backend writes .eml files"
     )
+    delivery_lease_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How long a sender holds the deliveries it claimed; after that, another "
+        "sender takes over those of a sender that died",
+    )
     parse_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,

@@ -27,9 +27,6 @@ from subscriptions.notices import member_link
 from subscriptions.tokens import Purpose
 
 LONDON = ZoneInfo("Europe/London")
-# A claimed delivery is another sender's for this long; after it, a crashed sender's rows are
-# taken over (and, for the outbox, re-sent under the same file name).
-CLAIM_LEASE = timedelta(minutes=5)
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 HEADINGS = {
     Frequency.WEEKLY: "Your weekly policy alerts",
@@ -156,7 +153,10 @@ def send_planned(
     kind = kind_of(frequency)
     report = SendReport()
     claim = uuid.uuid4().hex
-    while ids := _claim(session, kind, period, claim, clock(), batch):
+    # Claimed rows are this sender's for the lease; after it, a crashed sender's rows are taken
+    # over (and, for the outbox, written again under the same file name).
+    lease = timedelta(seconds=settings.delivery_lease_seconds)
+    while ids := _claim(session, kind, period, claim, clock(), batch, lease):
         for delivery in list(session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))):
             _send_one(
                 session,
@@ -174,7 +174,13 @@ def send_planned(
 
 
 def _claim(
-    session: Session, kind: str, period: str, claim: str, now: datetime, batch: int
+    session: Session,
+    kind: str,
+    period: str,
+    claim: str,
+    now: datetime,
+    batch: int,
+    lease: timedelta,
 ) -> list[int]:
     """Take up to `batch` rows that are planned, or whose sender's lease ran out."""
     available = sa.and_(
@@ -200,7 +206,7 @@ def _claim(
         .values(
             status="sending",
             claim=claim,
-            claimed_until=now + CLAIM_LEASE,
+            claimed_until=now + lease,
             attempts=_DELIVERIES.c.attempts + 1,
         )
         .returning(_DELIVERIES.c.id)

@@ -10,7 +10,7 @@ from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
 from alerter.labelling import classify_items, load_classifier
 from alerter.models import Delivery, Source
-from alerter.sending import CLAIM_LEASE, period_of, plan_digests, send_planned
+from alerter.sending import period_of, plan_digests, send_planned
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from alerter.topics import load_taxonomy
@@ -188,7 +188,12 @@ def test_a_sender_that_died_after_sending_is_taken_over_without_a_duplicate(
     assert len(list(outbox.folder.glob("*.eml"))) == 1
 
     too_soon = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(minutes=1))
-    later = run(session, outbox, app_settings, NEXT_MONDAY + CLAIM_LEASE + timedelta(minutes=1))
+    later = run(
+        session,
+        outbox,
+        app_settings,
+        NEXT_MONDAY + timedelta(seconds=app_settings.delivery_lease_seconds + 60),
+    )
 
     assert too_soon.sent == 0  # still the dead sender's
     assert later.sent == 1
