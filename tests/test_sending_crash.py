@@ -119,3 +119,21 @@ def test_a_sender_killed_at_any_moment_and_restarted_sends_each_digest_once(
     assert recipients(outbox) == sorted(f"member{n}@foundry.example" for n in range(MEMBERS))
     with Session(migrated_engine) as session:
         assert {d.status for d in session.exec(select(Delivery))} == {"sent"}
+
+
+def test_two_senders_running_the_same_digest_at_once_send_each_email_once(
+    database_url: str, migrated_engine: sa.Engine, tmp_path: Path
+) -> None:
+    fill(migrated_engine)
+    outbox = tmp_path / "outbox"
+
+    senders = [sender(database_url, outbox) for _ in range(2)]
+    results = [process.communicate(timeout=120) for process in senders]
+
+    assert [process.returncode for process in senders] == [0, 0], [e.decode() for _, e in results]
+    assert recipients(outbox) == sorted(f"member{n}@foundry.example" for n in range(MEMBERS))
+    with Session(migrated_engine) as session:
+        rows = session.exec(select(Delivery)).all()
+    assert len(rows) == MEMBERS
+    # Each row was claimed by one sender only: neither sent another's email.
+    assert {(row.status, row.attempts) for row in rows} == {("sent", 1)}
