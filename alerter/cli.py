@@ -13,12 +13,9 @@ from sqlmodel import Session
 
 from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
-from alerter.compose import Recipient, digest_email
 from alerter.config import get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
 from alerter.delivery import transport_for
-from alerter.digest import build_digest
-from alerter.digests import candidates
 from alerter.evaluation import evaluate
 from alerter.labelling import (
     UnknownTopic,
@@ -30,7 +27,7 @@ from alerter.labelling import (
 from alerter.labelling import reclassify as run_reclassification
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
-from alerter.sending import period_of, plan_digests, send_planned
+from alerter.sending import period_of, plan_digests, preview, send_planned
 from alerter.sources.catalog import (
     SourceFileError,
     list_sources,
@@ -40,11 +37,8 @@ from alerter.sources.catalog import (
 from alerter.store import list_items
 from alerter.topics import TaxonomyError
 from subscriptions.cli import members_app, staff_app
-from subscriptions.members import find_member
-from subscriptions.members import topics_of as member_topics
+from subscriptions.members import find_member, subscriber
 from subscriptions.models import Frequency
-from subscriptions.notices import member_link
-from subscriptions.tokens import Purpose
 
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -395,32 +389,21 @@ def digest_preview(
         member = find_member(session, email.strip().lower())
         if member is None or member.id is None:
             raise _fail(f"no member with the address {email}")
-        followed = member_topics(session, member.id)
-        since = member.confirmed_at or member.created_at
-        now = datetime.now(UTC)
+        receiving = subscriber(session, member.id)
+        if receiving is None:
+            raise _fail(f"{member.email} receives no alerts (status: {member.status})")
         taxonomy = _classifier(session).taxonomy
-        digest = build_digest(
-            candidates(session, since=since, until=now, topics=followed), followed, taxonomy
+        composed, since = preview(
+            session, settings, taxonomy, receiving, Frequency(member.frequency), datetime.now(UTC)
         )
-        if digest.empty:
+        if composed is None:
             typer.echo(f"nothing new on {member.email}'s topics since {since:%Y-%m-%d %H:%M} UTC")
             return
-        manage = member_link(settings, member, Purpose.MANAGE)
-        recipient = Recipient(
-            email=str(member.email),
-            name=member.name,
-            manage_url=manage,
-            unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
-            more_url=manage,
-        )
-        composed = digest_email(
-            digest, recipient, heading=f"Your {member.frequency} policy alerts", kind="preview"
-        )
     if out is None:
         typer.echo(composed.text)
     else:
         out.write_text(composed.html, encoding="utf-8")
-        typer.echo(f"wrote {out} ({digest.count} items, {len(composed.html.encode()):,} bytes)")
+        typer.echo(f"wrote {out} ({len(composed.html.encode()):,} bytes)")
 
 
 @digest_app.command("send")

@@ -4,7 +4,7 @@ another worker, carries on, and no member gets the same digest twice."""
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from alerter.compose import Recipient, digest_email
 from alerter.config import Settings
 from alerter.delivery import OutboxTransport
-from alerter.digest import DEFAULT_CAP, build_digest
+from alerter.delivery.message import Email
+from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
 from alerter.digests import candidates, digest_items
 from alerter.models import Delivery
 from alerter.topics import Taxonomy
@@ -108,12 +109,15 @@ def plan_digests(
     return report
 
 
-def _previous_window_ends(session: Session, kind: str) -> dict[int, datetime]:
-    rows = session.exec(
-        select(Delivery.member_id, sa.func.max(Delivery.window_end))
-        .where(Delivery.kind == kind)
-        .group_by(col(Delivery.member_id))
+def _previous_window_ends(
+    session: Session, kind: str, member_id: int | None = None
+) -> dict[int, datetime]:
+    query = select(Delivery.member_id, sa.func.max(Delivery.window_end)).where(
+        Delivery.kind == kind
     )
+    if member_id is not None:
+        query = query.where(Delivery.member_id == member_id)
+    rows = session.exec(query.group_by(col(Delivery.member_id)))
     return {member_id: end for member_id, end in rows}
 
 
@@ -233,21 +237,14 @@ def _send_one(
         _finish(session, delivery, claim, "skipped", clock())
         report.skipped += 1
         return
-    digest = build_digest(
-        digest_items(session, delivery.item_ids), member.topics, taxonomy, cap=cap
-    )
-    manage = member_link(settings, member, Purpose.MANAGE)
-    recipient = Recipient(
-        member.email,
-        member.name,
-        manage,
-        member_link(settings, member, Purpose.UNSUBSCRIBE),
-        manage,
-    )
     try:
-        email = digest_email(
-            digest, recipient, heading=HEADINGS[frequency], kind=kind_of(frequency)
+        email = compose_for(
+            settings, taxonomy, member, frequency, digest_items(session, delivery.item_ids), cap=cap
         )
+        if email is None:  # every item it held has gone; nothing to say
+            _finish(session, delivery, claim, "skipped", clock())
+            report.skipped += 1
+            return
         transport.send(email, key=str(delivery.id))
     except Exception as error:  # one member's failure never blocks the others
         _finish(session, delivery, claim, "failed", clock(), error=f"{error!r}")
@@ -256,6 +253,41 @@ def _send_one(
         return
     _finish(session, delivery, claim, "sent", clock())
     report.sent += 1
+
+
+def compose_for(
+    settings: Settings,
+    taxonomy: Taxonomy,
+    member: Subscriber,
+    frequency: Frequency,
+    items: Sequence[DigestItem],
+    *,
+    cap: int = DEFAULT_CAP,
+) -> Email | None:
+    """This member's digest email from these items, or None when none is on their topics."""
+    digest = build_digest(items, member.topics, taxonomy, cap=cap)
+    if digest.empty:
+        return None
+    manage = member_link(settings, member, Purpose.MANAGE)
+    unsubscribe = member_link(settings, member, Purpose.UNSUBSCRIBE)
+    recipient = Recipient(member.email, member.name, manage, unsubscribe, manage)
+    return digest_email(digest, recipient, heading=HEADINGS[frequency], kind=kind_of(frequency))
+
+
+def preview(
+    session: Session,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    member: Subscriber,
+    frequency: Frequency,
+    now: datetime,
+) -> tuple[Email | None, datetime]:
+    """The digest this member would get if it ran now, and the start of its window."""
+    start = _previous_window_ends(session, kind_of(frequency), member.id).get(
+        member.id, member.joined
+    )
+    found = candidates(session, since=start, until=now, topics=member.topics)
+    return compose_for(settings, taxonomy, member, frequency, found), start
 
 
 def _finish(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from alerter.cli import app
@@ -14,8 +14,8 @@ from alerter.labelling import classify_items, correct_topic, load_classifier
 from alerter.models import Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
-from subscriptions.members import add_member
-from subscriptions.models import Frequency
+from subscriptions.members import add_member, unsubscribe
+from subscriptions.models import Frequency, Member
 
 runner = CliRunner()
 
@@ -153,3 +153,18 @@ def test_preview_of_an_unknown_member_is_an_error(env_settings: Settings) -> Non
 
     assert result.exit_code == 2
     assert "no member with the address" in result.output
+
+
+def test_preview_of_a_member_who_receives_nothing_says_so(
+    env_settings: Settings, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        setup(session)
+        member = session.exec(select(Member)).one()
+        unsubscribe(session, member, "one-click", datetime.now(UTC))
+        session.commit()
+
+    result = runner.invoke(app, ["digest", "preview", "jo@foundry.example"])
+
+    assert result.exit_code == 2
+    assert "receives no alerts (status: unsubscribed)" in result.output
