@@ -15,7 +15,8 @@ from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
     check_choices,
-    email_hash,
+    choices_detail,
+    create_member,
     find_member,
     is_erased,
     log_consent,
@@ -101,24 +102,19 @@ def _add(
     now: datetime,
     report: ImportReport,
 ) -> None:
-    status = MemberStatus.ACTIVE if consent_confirmed else MemberStatus.PENDING
-    member = Member(
-        email=row.email,
-        email_hash=email_hash(row.email),
+    member = create_member(
+        session,
+        row.email,
         name=row.name,
         organisation=row.organisation,
+        topics=row.topics,
         frequency=row.frequency,
-        status=status,
-        created_at=now,
-        confirmed_at=now if consent_confirmed else None,
-        status_changed_at=now,
+        active=consent_confirmed,
+        action="import",
+        method=method,
+        now=now,
     )
-    session.add(member)
-    session.flush()
     assert member.id is not None
-    set_topics(session, member, row.topics)
-    detail = f"topics: {', '.join(row.topics) or 'none'}; frequency: {row.frequency}"
-    log_consent(session, member, "import", method, now, detail)
     report.added += 1
     if not consent_confirmed:
         report.to_confirm.append(member.id)
@@ -135,8 +131,9 @@ def _update(
         return
     member.name, member.organisation, member.frequency = row.name, row.organisation, row.frequency
     set_topics(session, member, row.topics)
-    detail = f"topics: {', '.join(row.topics) or 'none'}; frequency: {row.frequency}"
-    log_consent(session, member, "import-update", method, now, detail)
+    log_consent(
+        session, member, "import-update", method, now, choices_detail(row.topics, row.frequency)
+    )
     report.updated += 1
 
 

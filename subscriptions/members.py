@@ -94,6 +94,44 @@ def log_consent(
     )
 
 
+def choices_detail(topics: Sequence[str], frequency: str) -> str:
+    """How the consent log records what a member chose."""
+    return f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}"
+
+
+def create_member(
+    session: Session,
+    email: str,
+    *,
+    name: str,
+    organisation: str,
+    topics: Sequence[str],
+    frequency: Frequency,
+    active: bool,
+    action: str,
+    method: str,
+    now: datetime,
+) -> Member:
+    """A new member row with their topics and the consent-log entry saying how it came about;
+    active at once only when consent is already confirmed, otherwise pending."""
+    member = Member(
+        email=email,
+        email_hash=email_hash(email),
+        name=name,
+        organisation=organisation,
+        frequency=frequency,
+        status=MemberStatus.ACTIVE if active else MemberStatus.PENDING,
+        created_at=now,
+        confirmed_at=now if active else None,
+        status_changed_at=now,
+    )
+    session.add(member)
+    session.flush()
+    set_topics(session, member, topics)
+    log_consent(session, member, action, method, now, choices_detail(topics, frequency))
+    return member
+
+
 def _set_status(member: Member, status: MemberStatus, now: datetime) -> None:
     member.status = status
     member.status_changed_at = now
@@ -121,18 +159,20 @@ def sign_up(
     response never reveals whether the address was known."""
     member = find_member(session, email)
     if member is None:
-        member = Member(
-            email=email,
-            email_hash=email_hash(email),
+        member = create_member(
+            session,
+            email,
             name=name,
             organisation=organisation,
+            topics=topics,
             frequency=frequency,
-            created_at=now,
-            status_changed_at=now,
+            active=False,
+            action="signup",
+            method="self-signup form",
+            now=now,
         )
-        session.add(member)
-        session.flush()
-    elif member.status == MemberStatus.ACTIVE:
+        return SignupResult(member, "confirm")
+    if member.status == MemberStatus.ACTIVE:
         return SignupResult(member, "manage")
     elif member.status == MemberStatus.SUPPRESSED:
         return SignupResult(member, None)
@@ -141,12 +181,7 @@ def sign_up(
         _set_status(member, MemberStatus.PENDING, now)
     set_topics(session, member, topics)
     log_consent(
-        session,
-        member,
-        "signup",
-        "self-signup form",
-        now,
-        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+        session, member, "signup", "self-signup form", now, choices_detail(topics, frequency)
     )
     return SignupResult(member, "confirm")
 
@@ -167,12 +202,7 @@ def update_preferences(
     set_topics(session, member, topics)
     member.frequency = frequency
     log_consent(
-        session,
-        member,
-        "preferences",
-        "manage page",
-        now,
-        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+        session, member, "preferences", "manage page", now, choices_detail(topics, frequency)
     )
 
 
@@ -249,33 +279,21 @@ def add_member(
         raise InvalidChoice(f"{email} is already a member")
     if is_erased(session, email):
         raise InvalidChoice(f"{email} asked to be erased; they can only sign up themselves")
-    status = MemberStatus.ACTIVE if consent_confirmed else MemberStatus.PENDING
-    member = Member(
-        email=email,
-        email_hash=email_hash(email),
-        name=name,
-        organisation=organisation,
-        frequency=frequency,
-        status=status,
-        created_at=now,
-        status_changed_at=now,
-        confirmed_at=now if consent_confirmed else None,
-    )
-    session.add(member)
-    session.flush()
-    set_topics(session, member, topics)
     method = f"added by staff ({added_by})" + (
         ", consent confirmed by staff" if consent_confirmed else ""
     )
-    log_consent(
+    return create_member(
         session,
-        member,
-        "staff-add",
-        method,
-        now,
-        f"topics: {', '.join(topics) or 'none'}; frequency: {frequency}",
+        email,
+        name=name,
+        organisation=organisation,
+        topics=topics,
+        frequency=frequency,
+        active=consent_confirmed,
+        action="staff-add",
+        method=method,
+        now=now,
     )
-    return member
 
 
 @dataclass(frozen=True)

@@ -26,20 +26,14 @@ def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str
 
 
 def send_confirmation(settings: Settings, transport: OutboxTransport, member: Member) -> None:
-    assert member.email is not None
-    context = {
-        "name": member.name,
-        "confirm_url": member_link(settings, member, Purpose.CONFIRM),
-        "manage_url": member_link(settings, member, Purpose.MANAGE),
-    }
-    transport.send(
-        Email(
-            to=member.email,
-            subject="Confirm your policy alerts",
-            text=render("email/confirm.txt", **context),
-            html=render("email/confirm.html", **context),
-            kind="confirmation",
-        )
+    _send(
+        transport,
+        member,
+        "Confirm your policy alerts",
+        "confirm",
+        "confirmation",
+        confirm_url=member_link(settings, member, Purpose.CONFIRM),
+        manage_url=member_link(settings, member, Purpose.MANAGE),
     )
 
 
@@ -47,19 +41,35 @@ def send_manage_link(
     settings: Settings, transport: OutboxTransport, member: Member, reason: str
 ) -> None:
     """A fresh manage link: asked for after an old one expired, or on signing up again."""
+    _send(
+        transport,
+        member,
+        "Manage your policy alerts",
+        "manage_link",
+        "manage-link",
+        reason=reason,
+        manage_url=member_link(settings, member, Purpose.MANAGE),
+        unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
+    )
+
+
+def _send(
+    transport: OutboxTransport,
+    member: Member,
+    subject: str,
+    template: str,
+    kind: str,
+    **context: str,
+) -> None:
+    """Render templates/email/<template>.txt and .html for the member and send them."""
     assert member.email is not None
-    context = {
-        "name": member.name,
-        "reason": reason,
-        "manage_url": member_link(settings, member, Purpose.MANAGE),
-        "unsubscribe_url": member_link(settings, member, Purpose.UNSUBSCRIBE),
-    }
+    context["name"] = member.name
     transport.send(
         Email(
             to=member.email,
-            subject="Manage your policy alerts",
-            text=render("email/manage_link.txt", **context),
-            html=render("email/manage_link.html", **context),
-            kind="manage-link",
+            subject=subject,
+            text=render(f"email/{template}.txt", **context),
+            html=render(f"email/{template}.html", **context),
+            kind=kind,
         )
     )
