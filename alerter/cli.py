@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
-from alerter.config import get_settings
+from alerter.config import Settings, get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
-from alerter.delivery import transport_for
+from alerter.delivery import MailSettingsError, Transport, transport_for
 from alerter.evaluation import evaluate
 from alerter.labelling import (
     UnknownTopic,
@@ -27,7 +27,7 @@ from alerter.labelling import (
 from alerter.labelling import reclassify as run_reclassification
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
-from alerter.sending import period_of, plan_digests, preview, send_planned
+from alerter.sending import PlanReport, plan_digests, preview, run_digest
 from alerter.sources.catalog import (
     SourceFileError,
     list_sources,
@@ -80,6 +80,13 @@ def _classifier(session: Session) -> Classifier:
         raise _fail(str(error)) from None
 
 
+def _transport(settings: Settings) -> Transport:
+    try:
+        return transport_for(settings)
+    except MailSettingsError as error:
+        raise _fail(str(error)) from None
+
+
 def _prepared_engine() -> sa.Engine:
     """The migrated engine with the sources file synced in; exits with a clear error otherwise."""
     settings = get_settings()
@@ -90,6 +97,37 @@ def _prepared_engine() -> sa.Engine:
     except SourceFileError as error:
         raise _fail(str(error)) from None
     return engine
+
+
+@app.command()
+def worker() -> None:
+    """Run the scheduled jobs: polling, digests, immediate alerts. Stops cleanly on SIGTERM."""
+    from alerter.worker import run_worker
+
+    _prepared_engine()
+    run_worker(get_settings())
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address the web app listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
+) -> None:
+    """The whole product in one process: the web app and the scheduled worker."""
+    import uvicorn
+
+    from alerter.worker import build_scheduler
+    from subscriptions.web.app import create_app
+
+    settings = get_settings()
+    engine = _prepared_engine()
+    scheduler = build_scheduler(settings)
+    scheduler.resume()
+    typer.echo(f"alerter: web app on http://{host}:{port}, worker running; Ctrl-C stops both")
+    try:
+        uvicorn.run(create_app(settings, engine), host=host, port=port)
+    finally:
+        scheduler.shutdown(wait=True)
 
 
 @app.command()
@@ -376,6 +414,13 @@ def correct(
     typer.echo(f"item {item_id} topics: {', '.join(now_on) or 'none'}")
 
 
+def _echo_plan(plan: PlanReport) -> None:
+    typer.echo(
+        f"{plan.members} members: {plan.planned} digests planned, {plan.nothing_new} with "
+        f"nothing new, {plan.already_planned} already planned this period"
+    )
+
+
 @digest_app.command("preview")
 def digest_preview(
     email: Annotated[str, typer.Argument(help="The member's email address.")],
@@ -418,25 +463,27 @@ def digest_send(
     with session_scope(get_engine()) as session:
         taxonomy = _classifier(session).taxonomy
         now = datetime.now(UTC)
-        plan = plan_digests(session, frequency, now, dry_run=dry_run)
-        typer.echo(
-            f"{plan.members} members: {plan.planned} digests planned, {plan.nothing_new} with "
-            f"nothing new, {plan.already_planned} already planned this period"
-        )
         if dry_run:
+            _echo_plan(plan_digests(session, frequency, now, dry_run=True))
             return
-        report = send_planned(
+        transport = _transport(settings)
+        plan, report = run_digest(
             session,
-            transport_for(settings),
+            transport,
             settings,
             taxonomy,
             frequency,
-            period=period_of(frequency, now),
-            clock=lambda: datetime.now(UTC),
+            now,
+            progress=lambda r: typer.echo(
+                f"  {r.sent + r.skipped + r.failed:,} settled, {transport.requests:,} requests",
+                err=True,
+            ),
         )
+    _echo_plan(plan)
     typer.echo(
         f"sent {report.sent}, skipped {report.skipped} (no longer subscribed), "
-        f"failed {report.failed}"
+        f"failed {report.failed}, deferred {report.deferred}; {report.emails_composed} distinct "
+        f"emails in {transport.requests} requests to {transport.name}"
     )
     for error in report.errors:
         typer.echo(f"  {error}", err=True)

@@ -1,14 +1,19 @@
 """Digest emails from digest content: an HTML part (inline styles, no images, small enough that
-Gmail does not clip it) and a plain-text part with the same content. Pure."""
+Gmail does not clip it) and a plain-text part with the same content. Pure.
+
+The content is composed once per distinct digest, with tags where each recipient's greeting and
+links go; `personalization` gives a recipient's values for those tags."""
 
 from dataclasses import dataclass
 
-from alerter.delivery.message import Email
+from alerter.delivery.message import Email, Mailing, Personalization, html_tag, text_tag
 from alerter.digest import Digest
 from alerter.render import render
 
-# Gmail clips messages whose HTML is larger than about 102 KB.
+# Gmail clips messages whose HTML is larger than about 102 KB; the limit leaves room for the
+# recipient's links, which are longer than the tags they replace.
 HTML_LIMIT = 100_000
+RECIPIENT_FIELDS = ("greeting", "manage_url", "unsubscribe_url", "more_url")
 
 
 @dataclass(frozen=True)
@@ -18,32 +23,44 @@ class Recipient:
     manage_url: str
     unsubscribe_url: str
     more_url: str  # where the items left out by the cap can be seen
+    key: str | None = None  # the delivery ledger row's id
 
 
-def digest_email(digest: Digest, recipient: Recipient, *, heading: str, kind: str) -> Email:
-    """The email for one member; carries List-Unsubscribe for one-click unsubscribing."""
-    first = digest.sections[0].entries[0].item.title if digest.sections else ""
-    context = {
-        "digest": digest,
-        "heading": heading,
-        "greeting_name": recipient.name.split()[0] if recipient.name.strip() else "",
-        "preheader": f"{digest.count} new: {first}"[:140],
-        "manage_url": recipient.manage_url,
-        "unsubscribe_url": recipient.unsubscribe_url,
-        "more_url": recipient.more_url,
-    }
-    html = render("email/digest.html", **context)
-    if len(html.encode()) > HTML_LIMIT:
-        raise ValueError(f"digest HTML is {len(html.encode()):,} bytes; lower the item cap")
-    subject = f"{heading}: {digest.count} new {'item' if digest.count == 1 else 'items'}"
-    return Email(
+def personalization(recipient: Recipient) -> Personalization:
+    """The recipient's values for the tags, and List-Unsubscribe for one-click unsubscribing."""
+    first_name = recipient.name.split()[0] if recipient.name.strip() else ""
+    return Personalization(
         to=recipient.email,
-        subject=subject,
-        text=render("email/digest.txt", **context),
-        html=html,
-        kind=kind,
+        values={
+            "greeting": f"Hello {first_name}," if first_name else "Hello,",
+            "manage_url": recipient.manage_url,
+            "unsubscribe_url": recipient.unsubscribe_url,
+            "more_url": recipient.more_url,
+        },
         headers={
             "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        key=recipient.key,
     )
+
+
+def digest_mailing(digest: Digest, *, heading: str, kind: str) -> Mailing:
+    """The digest's content, with tags for the recipients' values and no recipients yet."""
+    first = digest.sections[0].entries[0].item.title if digest.sections else ""
+    context = {
+        "digest": digest,
+        "heading": heading,
+        "preheader": f"{digest.count} new: {first}"[:140],
+    }
+    text = render("email/digest.txt", **context, **{f: text_tag(f) for f in RECIPIENT_FIELDS})
+    html = render("email/digest.html", **context, **{f: html_tag(f) for f in RECIPIENT_FIELDS})
+    if len(html.encode()) > HTML_LIMIT:
+        raise ValueError(f"digest HTML is {len(html.encode()):,} bytes; lower the item cap")
+    subject = f"{heading}: {digest.count} new {'item' if digest.count == 1 else 'items'}"
+    return Mailing(subject, text, html, kind, ())
+
+
+def digest_email(digest: Digest, recipient: Recipient, *, heading: str, kind: str) -> Email:
+    """The finished email for one member, as they will receive it."""
+    return digest_mailing(digest, heading=heading, kind=kind).expand(personalization(recipient))

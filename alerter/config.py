@@ -5,8 +5,9 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -55,8 +56,34 @@ class Settings(BaseSettings):
     outbox_dir: Path = Field(
         default=Path("outbox"), description="Where the outbox mail backend writes .eml files"
     )
+    mail_backend: Literal["outbox", "sendgrid", "smtp"] = Field(
+        default="outbox", description="Where email goes: .eml files, SendGrid, or an SMTP server"
+    )
+    sendgrid_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SENDGRID_API_KEY", "ALERTER_SENDGRID_API_KEY"),
+        description="SendGrid API key (Mail Send and Scheduled Sends permissions)",
+    )
+    sendgrid_base_url: str = Field(
+        default="https://api.sendgrid.com",
+        description="SendGrid's API; https://api.eu.sendgrid.com for the EU region",
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="The Event Webhook's verification key (base64, from SendGrid's settings); "
+        "the webhook refuses every request until it is set",
+    )
+    smtp_url: str | None = Field(
+        default=None, description="smtp://, smtps:// or smtp+starttls://[user:password@]host[:port]"
+    )
+    weekly_digest_cron: str = Field(
+        default="0 7 * * mon", description="When the weekly digest goes (crontab, London time)"
+    )
+    daily_digest_cron: str = Field(
+        default="0 7 * * *", description="When the daily digest goes (crontab, London time)"
+    )
     delivery_lease_seconds: float = Field(
-        default=300,
+        default=60,
         gt=0,
         description="How long a sender holds the deliveries it claimed; after that, another "
         "sender takes over those of a sender that died",

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from alerter.config import PACKAGE_DIR, get_settings
@@ -41,6 +42,13 @@ def _begin_immediate(connection: sa.Connection) -> None:
     """Take SQLite's write lock when a transaction starts: a transaction that read and then wants
     to write after another process wrote would otherwise fail with "database is locked"."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_ignoring_duplicates(session: Session, table: sa.Table, unique: list[str]) -> Any:
+    """An INSERT that skips rows another process wrote first (the `unique` columns)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=unique)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

@@ -146,7 +146,11 @@ class Delivery(SQLModel, table=True):
     """The ledger: one row per (member, email kind, period), written before anything is sent,
     so that every member gets each email once whatever crashes and however many workers run."""
 
-    __table_args__ = (sa.UniqueConstraint("member_id", "kind", "period"),)
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "kind", "period"),
+        # Senders claim the rows of one content at a time.
+        sa.Index("ix_delivery_claimable", "kind", "period", "status", "content_key", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
@@ -160,7 +164,40 @@ class Delivery(SQLModel, table=True):
     item_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
     planned_at: datetime = utc_column(nullable=False)
     claimed_until: datetime | None = utc_column()
+    # Rows with the same key were planned with the same content (items and topics): they are
+    # sent together, one request for up to 1,000 of them.
+    content_key: str = Field(default="", max_length=40)
     claim: str | None = Field(default=None, max_length=40)  # which sender holds it
+    # The SendGrid batch its request went in, kept until the row is settled: if the sender
+    # dies, that batch is cancelled before the row is sent again.
+    batch_id: str | None = Field(default=None, max_length=100, index=True)
     attempts: int = 0
     sent_at: datetime | None = utc_column()
     error: str | None = None
+
+
+class MailBatch(SQLModel, table=True):
+    """A SendGrid batch a sender opened: its emails go out at send_at unless it is cancelled
+    (possible until cancel_by). Senders put requests in it only while it is open."""
+
+    __tablename__ = "mail_batch"
+
+    id: str = Field(primary_key=True, max_length=100)
+    opened_at: datetime = utc_column(nullable=False)
+    send_at: datetime = utc_column(nullable=False)
+    cancel_by: datetime = utc_column(nullable=False)
+    claim: str = Field(max_length=40)  # the sender that opened it
+    status: str = Field(default="open", max_length=20)  # open | cancelled
+
+
+class MailEvent(SQLModel, table=True):
+    """A SendGrid event received by the webhook, kept so that a replay is recognised."""
+
+    __tablename__ = "mail_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sg_event_id: str = Field(max_length=100, unique=True)
+    event: str = Field(max_length=40)
+    delivery_id: int | None = None
+    member_id: int | None = None
+    received_at: datetime = utc_column(nullable=False)

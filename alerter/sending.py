@@ -1,34 +1,51 @@
 """Digest runs over the delivery ledger: plan (one row per member, written before anything is
-sent), then claim, send and mark each row. Any process may die at any line; a later run, or
-another worker, carries on, and no member gets the same digest twice."""
+sent), then claim, send and mark the rows, those with the same content together. Any process
+may die at any line; a later run, or another worker, carries on, and no member gets the same
+digest twice.
 
+With SendGrid, requests go in batches scheduled a few minutes ahead. A sender that dies between
+SendGrid's answer and marking its rows leaves them "sending" in a batch; whoever finds them
+after the lease cancels that batch first, then sends its rows again."""
+
+import hashlib
+import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from alerter.compose import Recipient, digest_email
+from alerter.compose import Recipient, digest_email, digest_mailing, personalization
 from alerter.config import Settings
-from alerter.delivery import OutboxTransport
-from alerter.delivery.message import Email
+from alerter.db import insert_ignoring_duplicates
+from alerter.delivery import (
+    DeliveryError,
+    Email,
+    Mailing,
+    Rejected,
+    SendBatch,
+    Throttled,
+    Transport,
+    Unavailable,
+)
 from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
 from alerter.digests import candidates, digest_items
-from alerter.models import Delivery
+from alerter.models import Delivery, MailBatch
 from alerter.topics import Taxonomy
-from subscriptions.members import Subscriber, subscriber, subscribers
+from subscriptions.members import Subscriber, active_subscribers, subscribers
 from subscriptions.models import Frequency
 from subscriptions.notices import member_link
 from subscriptions.tokens import Purpose
 
 LONDON = ZoneInfo("Europe/London")
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+_BATCHES: sa.Table = MailBatch.__table__  # type: ignore[attr-defined]
 HEADINGS = {
     Frequency.WEEKLY: "Your weekly policy alerts",
     Frequency.DAILY: "Your daily policy alerts",
@@ -84,10 +101,11 @@ def plan_digests(
     rows: list[dict[str, Any]] = []
     for (start, topics), group in groups.items():
         found = candidates(session, since=start, until=now, topics=topics) if topics else []
-        item_ids = [item.item_id for item in found]
+        item_ids = sorted(item.item_id for item in found)
         if not item_ids:
             report.nothing_new += len(group)
             continue
+        content_key = _content_key(kind, topics, item_ids)
         rows += [
             {
                 "member_id": m.id,
@@ -97,6 +115,7 @@ def plan_digests(
                 "window_start": start,
                 "window_end": now,
                 "item_ids": item_ids,
+                "content_key": content_key,
                 "planned_at": now,
                 "attempts": 0,
             }
@@ -104,9 +123,16 @@ def plan_digests(
         ]
     report.planned = len(rows)
     if rows and not dry_run:
-        session.execute(_insert_ignoring_duplicates(session), rows)
+        unique = ["member_id", "kind", "period"]
+        session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
         session.commit()
     return report
+
+
+def _content_key(kind: str, topics: Sequence[str], item_ids: Sequence[int]) -> str:
+    """Rows planned with the same kind, topics and items get the same email."""
+    payload = json.dumps([kind, sorted(topics), list(item_ids)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _previous_window_ends(
@@ -121,138 +147,441 @@ def _previous_window_ends(
     return {member_id: end for member_id, end in rows}
 
 
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    """INSERT that skips rows another planner wrote first (the unique member/kind/period)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(_DELIVERIES).on_conflict_do_nothing(
-        index_elements=["member_id", "kind", "period"]
-    )
-
-
 @dataclass
 class SendReport:
     sent: int = 0
-    skipped: int = 0  # no longer subscribed when their turn came
-    failed: int = 0
+    skipped: int = 0  # no longer subscribed, or nothing left on their topics, when their turn came
+    failed: int = 0  # refused by the mail service; the reason is on the ledger row
+    deferred: int = 0  # the mail service was unavailable: left for a later run
+    emails_composed: int = 0  # distinct contents
     errors: list[str] = field(default_factory=list)
 
 
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+Progress = Callable[[SendReport], None]
+
+# A request refused as "try later" or failing with a server error is tried this many times,
+# waiting RETRY_BASE_SECONDS, then twice that, and so on (or as long as Retry-After says).
+MAX_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 2.0
+RETRY_LONGEST_SECONDS = 120.0
+
+
+class StopSending(Exception):
+    """The mail service cannot be reached to settle a batch: this run ends, nothing is lost."""
 
 
 def send_planned(
     session: Session,
-    transport: OutboxTransport,
+    transport: Transport,
     settings: Settings,
     taxonomy: Taxonomy,
-    frequency: Frequency,
     *,
-    period: str,
+    kind: str | None = None,
+    period: str | None = None,
     clock: Clock,
-    batch: int = 200,
+    sleep: Sleep = time.sleep,
     cap: int = DEFAULT_CAP,
+    progress: Progress | None = None,
 ) -> SendReport:
-    """Send every planned (or abandoned) delivery of this digest, claiming them in batches."""
-    kind = kind_of(frequency)
-    report = SendReport()
-    claim = uuid.uuid4().hex
-    # Claimed rows are this sender's for the lease; after it, a crashed sender's rows are taken
-    # over (and, for the outbox, written again under the same file name).
-    lease = timedelta(seconds=settings.delivery_lease_seconds)
-    while ids := _claim(session, kind, period, claim, clock(), batch, lease):
-        for delivery in list(session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))):
-            _send_one(
-                session,
-                transport,
-                settings,
-                taxonomy,
-                frequency,
-                delivery,
-                claim,
-                clock,
-                cap,
-                report,
-            )
-    return report
+    """Send every planned (or abandoned) delivery, of one kind and period or of all: rows with
+    the same content go together, up to the transport's recipients per request."""
+    run = _SendRun(session, transport, settings, taxonomy, clock, sleep, cap, kind, period)
+    try:
+        while True:
+            run.recover_abandoned_batches()
+            ids = run.claim_next_content()
+            if not ids:
+                break
+            run.send_claimed(ids)
+            if progress is not None:
+                progress(run.report)
+    except StopSending as error:
+        run.report.errors.append(str(error))
+    return run.report
 
 
-def _claim(
-    session: Session,
-    kind: str,
-    period: str,
-    claim: str,
-    now: datetime,
-    batch: int,
-    lease: timedelta,
-) -> list[int]:
-    """Take up to `batch` rows that are planned, or whose sender's lease ran out."""
-    available = sa.and_(
-        _DELIVERIES.c.kind == kind,
-        _DELIVERIES.c.period == period,
-        sa.or_(
-            _DELIVERIES.c.status == "planned",
-            sa.and_(_DELIVERIES.c.status == "sending", _DELIVERIES.c.claimed_until < now),
-        ),
-    )
-    candidates_query = sa.select(_DELIVERIES.c.id).where(available).order_by(_DELIVERIES.c.id)
-    candidates_query = candidates_query.limit(batch)
-    if session.get_bind().dialect.name == "postgresql":
-        # Concurrent senders each take different rows instead of queueing behind one another.
-        candidates_query = candidates_query.with_for_update(skip_locked=True)
-    ids = list(session.execute(candidates_query).scalars())
-    if not ids:
-        session.commit()
-        return []
-    update = (
-        sa.update(_DELIVERIES)
-        .where(_DELIVERIES.c.id.in_(ids), available)
-        .values(
-            status="sending",
-            claim=claim,
-            claimed_until=now + lease,
-            attempts=_DELIVERIES.c.attempts + 1,
+class _SendRun:
+    """One sender's pass over the ledger; its claim id marks the rows it holds."""
+
+    def __init__(
+        self,
+        session: Session,
+        transport: Transport,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        clock: Clock,
+        sleep: Sleep,
+        cap: int,
+        kind: str | None,
+        period: str | None,
+    ) -> None:
+        self.session = session
+        self.transport = transport
+        self.settings = settings
+        self.taxonomy = taxonomy
+        self.clock = clock
+        self.sleep = sleep
+        self.cap = cap
+        self.claim = uuid.uuid4().hex
+        # Claimed rows are this sender's for the lease, renewed before each request; after
+        # it, a dead sender's rows are taken over.
+        self.lease = timedelta(seconds=settings.delivery_lease_seconds)
+        self.report = SendReport()
+        self.batch: _OpenBatch | None = None
+        self.scope = [_DELIVERIES.c.kind == kind] if kind else []
+        if period:
+            self.scope.append(_DELIVERIES.c.period == period)
+        self._items: dict[str, list[DigestItem]] = {}
+        self.failures_in_a_row = 0
+
+    # Claiming -------------------------------------------------------------------------------
+
+    def claim_next_content(self) -> list[int]:
+        """Take up to a request's worth of claimable rows that share one content."""
+        now = self.clock()
+        available = sa.and_(
+            *self.scope,
+            sa.or_(
+                _DELIVERIES.c.status == "planned",
+                # A dead sender's rows that were in no batch are simply sent again.
+                sa.and_(
+                    _DELIVERIES.c.status == "sending",
+                    _DELIVERIES.c.claimed_until < now,
+                    _DELIVERIES.c.batch_id.is_(None),
+                ),
+            ),
         )
-        .returning(_DELIVERIES.c.id)
+        query = (
+            sa.select(_DELIVERIES.c.id, _DELIVERIES.c.content_key)
+            .where(available)
+            .order_by(_DELIVERIES.c.content_key, _DELIVERIES.c.id)
+            .limit(self.transport.max_recipients)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Concurrent senders each take different rows instead of queueing behind one another.
+            query = query.with_for_update(skip_locked=True)
+        rows = self.session.execute(query).all()
+        if not rows:
+            self.session.commit()
+            return []
+        ids = [row_id for row_id, key in rows if key == rows[0].content_key]
+        update = (
+            sa.update(_DELIVERIES)
+            .where(_DELIVERIES.c.id.in_(ids), available)
+            .values(
+                status="sending",
+                claim=self.claim,
+                claimed_until=now + self.lease,
+                attempts=_DELIVERIES.c.attempts + 1,
+            )
+            .returning(_DELIVERIES.c.id)
+        )
+        claimed = list(cast(sa.CursorResult[Any], self.session.execute(update)).scalars())
+        self.session.commit()
+        return claimed
+
+    # Composing ------------------------------------------------------------------------------
+
+    def send_claimed(self, ids: list[int]) -> None:
+        deliveries = list(
+            self.session.exec(
+                select(Delivery)
+                .where(col(Delivery.id).in_(ids))
+                .execution_options(populate_existing=True)
+            )
+        )
+        members = active_subscribers(self.session, [d.member_id for d in deliveries])
+        # Members whose topics changed since planning get their own content.
+        by_topics: defaultdict[tuple[str, ...], list[tuple[Delivery, Subscriber]]] = defaultdict(
+            list
+        )
+        for delivery in deliveries:
+            member = members.get(delivery.member_id)
+            if member is None:  # unsubscribed, suppressed or erased since planning
+                self._finish([delivery.id or 0], "skipped")
+                continue
+            by_topics[member.topics].append((delivery, member))
+        for topics, group in by_topics.items():
+            first = group[0][0]
+            items = self._digest_items(first.content_key, first.item_ids)
+            digest = build_digest(items, topics, self.taxonomy, cap=self.cap)
+            if digest.empty:  # every item it held has gone; nothing to say
+                self._finish([d.id or 0 for d, _ in group], "skipped")
+                continue
+            mailing = digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
+            recipients = tuple(
+                personalization(_recipient(self.settings, member, delivery))
+                for delivery, member in group
+            )
+            self.report.emails_composed += 1
+            self._deliver(mailing.with_recipients(recipients), [d for d, _ in group])
+
+    def _digest_items(self, content_key: str, item_ids: list[int]) -> list[DigestItem]:
+        if content_key not in self._items:
+            self._items[content_key] = digest_items(self.session, item_ids)
+        return self._items[content_key]
+
+    # Sending --------------------------------------------------------------------------------
+
+    def _deliver(self, mailing: Mailing, deliveries: list[Delivery]) -> None:
+        ids = [d.id for d in deliveries if d.id is not None]
+        while True:
+            try:
+                if not self._hold(ids):
+                    return  # another sender took these rows over
+                self.transport.send(mailing, self.batch.send if self.batch else None)
+            except Rejected as error:
+                self._finish(ids, "failed", error=str(error))
+                self.report.errors.append(f"{len(ids)} deliveries refused: {error}")
+                return
+            except Throttled as error:
+                self._wait_after_failure(error, error.retry_after)
+            except Unavailable as error:
+                if self.batch is not None:
+                    # It may have been taken: cancel the batch, whose rows are then sent again.
+                    self._withdraw(self.batch.send.id)
+                    self._wait_after_failure(error)
+                    return
+                self._wait_after_failure(error)
+            else:
+                self.failures_in_a_row = 0
+                self._finish(ids, "sent")
+                return
+
+    def _wait_after_failure(self, error: DeliveryError, retry_after: float | None = None) -> None:
+        """Back off before trying again, or end the run when the service keeps failing."""
+        self.failures_in_a_row += 1
+        if self.failures_in_a_row >= MAX_ATTEMPTS:
+            self._release_mine(f"{error} ({MAX_ATTEMPTS} failures in a row; a later run retries)")
+            raise StopSending(f"mail service failing, run stopped: {error}")
+        if retry_after is None:
+            retry_after = RETRY_BASE_SECONDS * 2 ** (self.failures_in_a_row - 1)
+        self.sleep(min(retry_after, RETRY_LONGEST_SECONDS))
+
+    def _hold(self, ids: list[int]) -> bool:
+        """Renew the lease on these rows and put them in the current batch, before a request:
+        False when they are no longer this sender's."""
+        now = self.clock()
+        batch = self._current_batch(now)
+        held = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(_DELIVERIES.c.id.in_(ids), _DELIVERIES.c.claim == self.claim)
+                .values(claimed_until=now + self.lease, batch_id=batch.send.id if batch else None)
+            ),
+        ).rowcount
+        self.session.commit()
+        if held == len(ids):
+            return True
+        self._release_mine("taken over by another sender", ids)
+        return False
+
+    def _current_batch(self, now: datetime) -> "_OpenBatch | None":
+        """The batch to send in: this sender's, while young and not cancelled, else a new one."""
+        if self.batch is not None:
+            status = self.session.execute(
+                sa.select(_BATCHES.c.status).where(_BATCHES.c.id == self.batch.send.id)
+            ).scalar()
+            if status == "open" and now < self.batch.opened_at + self.lease:
+                return self.batch
+            self.batch = None
+        opened = self.transport.open_batch(now)
+        if opened is None:
+            return None
+        self.session.execute(
+            sa.insert(_BATCHES).values(
+                id=opened.id,
+                opened_at=now,
+                send_at=opened.send_at,
+                cancel_by=opened.cancel_by,
+                claim=self.claim,
+                status="open",
+            )
+        )
+        self.session.commit()
+        self.batch = _OpenBatch(opened, now)
+        return self.batch
+
+    def _finish(self, ids: list[int], status: str, error: str | None = None) -> None:
+        """Settle rows this sender still holds. A row sent in a batch is only marked while the
+        batch is open: once cancelled, its emails will not go out and it is sent again."""
+        condition = sa.and_(_DELIVERIES.c.id.in_(ids), _DELIVERIES.c.claim == self.claim)
+        if status == "sent":
+            open_batches = sa.select(_BATCHES.c.id).where(_BATCHES.c.status == "open")
+            condition = sa.and_(
+                condition,
+                sa.or_(_DELIVERIES.c.batch_id.is_(None), _DELIVERIES.c.batch_id.in_(open_batches)),
+            )
+        settled = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(condition)
+                .values(
+                    status=status,
+                    sent_at=self.clock() if status == "sent" else None,
+                    error=error,
+                    claimed_until=None,
+                )
+            ),
+        ).rowcount
+        self.session.commit()
+        setattr(self.report, status, getattr(self.report, status) + settled)
+
+    def _release_mine(self, reason: str, ids: list[int] | None = None) -> None:
+        """Hand rows this sender holds back to the ledger, for this or a later run."""
+        condition = _DELIVERIES.c.claim == self.claim
+        condition = sa.and_(condition, _DELIVERIES.c.status == "sending")
+        if ids is not None:
+            condition = sa.and_(condition, _DELIVERIES.c.id.in_(ids))
+        released = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(condition, _DELIVERIES.c.batch_id.is_(None))
+                .values(status="planned", claim=None, claimed_until=None, error=reason)
+            ),
+        ).rowcount
+        # Rows whose last request went in a batch stay in doubt until the batch is cancelled.
+        self.session.execute(
+            sa.update(_DELIVERIES)
+            .where(condition, _DELIVERIES.c.batch_id.is_not(None))
+            .values(claimed_until=self.clock(), error=reason)
+        )
+        self.session.commit()
+        if ids is None:
+            self.report.deferred += released
+
+    # Recovering -----------------------------------------------------------------------------
+
+    def recover_abandoned_batches(self) -> None:
+        """Cancel the batches of rows whose sender died mid-request, so they can be resent."""
+        in_doubt = self.session.execute(
+            sa.select(_DELIVERIES.c.batch_id)
+            .where(
+                *self.scope,
+                _DELIVERIES.c.status == "sending",
+                _DELIVERIES.c.claimed_until < self.clock(),
+                _DELIVERIES.c.batch_id.is_not(None),
+            )
+            .distinct()
+        ).scalars()
+        for batch_id in list(in_doubt):
+            self._withdraw(batch_id)
+
+    def _withdraw(self, batch_id: str) -> None:
+        """Cancel a batch at the mail service and send its rows again; when it can no longer be
+        cancelled, its rows in doubt are marked failed rather than risk a second copy."""
+        query = sa.select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()  # one sender settles a batch; the others wait
+        status = self.session.execute(query).scalar()
+        if status == "open":
+            try:
+                self.transport.cancel_batch(batch_id)
+            except Rejected as error:
+                self._give_up_on(batch_id, error)
+                return
+            except DeliveryError as error:
+                self.session.rollback()
+                raise StopSending(
+                    f"SendGrid batch {batch_id} could not be cancelled ({error}); "
+                    "its deliveries wait for a later run"
+                ) from None
+            self.session.execute(
+                sa.update(_BATCHES).where(_BATCHES.c.id == batch_id).values(status="cancelled")
+            )
+        elif status == "uncancellable":
+            self.session.commit()
+            return
+        mine_sent = self.session.execute(
+            sa.select(sa.func.count()).where(
+                _DELIVERIES.c.batch_id == batch_id,
+                _DELIVERIES.c.status == "sent",
+                _DELIVERIES.c.claim == self.claim,
+            )
+        ).scalar_one()
+        self.session.execute(
+            sa.update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.batch_id == batch_id,
+                _DELIVERIES.c.status.in_(["sending", "sent"]),
+            )
+            .values(status="planned", batch_id=None, claim=None, claimed_until=None, sent_at=None)
+        )
+        self.session.commit()
+        self.report.sent -= mine_sent
+
+    def _give_up_on(self, batch_id: str, error: DeliveryError) -> None:
+        reason = (
+            f"in doubt: the sender stopped during its request and SendGrid batch {batch_id} "
+            f"could no longer be cancelled ({error}); it may have been delivered, so it was "
+            "not sent again"
+        )
+        self.session.execute(
+            sa.update(_BATCHES).where(_BATCHES.c.id == batch_id).values(status="uncancellable")
+        )
+        failed = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(_DELIVERIES.c.batch_id == batch_id, _DELIVERIES.c.status == "sending")
+                .values(status="failed", error=reason, claimed_until=None)
+            ),
+        ).rowcount
+        self.session.commit()
+        self.report.failed += failed
+        self.report.errors.append(reason)
+
+
+@dataclass(frozen=True)
+class _OpenBatch:
+    send: SendBatch
+    opened_at: datetime
+
+
+def _heading(kind: str) -> str:
+    return HEADINGS[Frequency(kind.removeprefix("digest-"))]
+
+
+def _recipient(settings: Settings, member: Subscriber, delivery: Delivery | None) -> Recipient:
+    manage = member_link(settings, member, Purpose.MANAGE)
+    return Recipient(
+        member.email,
+        member.name,
+        manage,
+        member_link(settings, member, Purpose.UNSUBSCRIBE),
+        manage,
+        key=str(delivery.id) if delivery else None,
     )
-    claimed = list(cast(sa.CursorResult[Any], session.execute(update)).scalars())
-    session.commit()
-    return claimed
 
 
-def _send_one(
+def run_digest(
     session: Session,
-    transport: OutboxTransport,
+    transport: Transport,
     settings: Settings,
     taxonomy: Taxonomy,
     frequency: Frequency,
-    delivery: Delivery,
-    claim: str,
-    clock: Clock,
-    cap: int,
-    report: SendReport,
-) -> None:
-    member = subscriber(session, delivery.member_id)
-    if member is None:  # unsubscribed, suppressed or erased since planning: nothing is sent
-        _finish(session, delivery, claim, "skipped", clock())
-        report.skipped += 1
-        return
-    try:
-        email = compose_for(
-            settings, taxonomy, member, frequency, digest_items(session, delivery.item_ids), cap=cap
-        )
-        if email is None:  # every item it held has gone; nothing to say
-            _finish(session, delivery, claim, "skipped", clock())
-            report.skipped += 1
-            return
-        transport.send(email, key=str(delivery.id))
-    except Exception as error:  # one member's failure never blocks the others
-        _finish(session, delivery, claim, "failed", clock(), error=f"{error!r}")
-        report.failed += 1
-        report.errors.append(f"delivery {delivery.id}: {error!r}")
-        return
-    _finish(session, delivery, claim, "sent", clock())
-    report.sent += 1
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+) -> tuple[PlanReport, SendReport]:
+    """A digest run: plan this period's digests, then send every one still to send."""
+    plan = plan_digests(session, frequency, now)
+    report = send_planned(
+        session,
+        transport,
+        settings,
+        taxonomy,
+        kind=kind_of(frequency),
+        period=period_of(frequency, now),
+        clock=lambda: datetime.now(UTC),
+        progress=progress,
+    )
+    return plan, report
 
 
 def compose_for(
@@ -268,10 +597,10 @@ def compose_for(
     digest = build_digest(items, member.topics, taxonomy, cap=cap)
     if digest.empty:
         return None
-    manage = member_link(settings, member, Purpose.MANAGE)
-    unsubscribe = member_link(settings, member, Purpose.UNSUBSCRIBE)
-    recipient = Recipient(member.email, member.name, manage, unsubscribe, manage)
-    return digest_email(digest, recipient, heading=HEADINGS[frequency], kind=kind_of(frequency))
+    kind = kind_of(frequency)
+    return digest_email(
+        digest, _recipient(settings, member, None), heading=HEADINGS[frequency], kind=kind
+    )
 
 
 def preview(
@@ -288,25 +617,3 @@ def preview(
     )
     found = candidates(session, since=start, until=now, topics=member.topics)
     return compose_for(settings, taxonomy, member, frequency, found), start
-
-
-def _finish(
-    session: Session,
-    delivery: Delivery,
-    claim: str,
-    status: str,
-    now: datetime,
-    error: str | None = None,
-) -> None:
-    """Mark the row, but only while this sender still holds it."""
-    session.execute(
-        sa.update(_DELIVERIES)
-        .where(_DELIVERIES.c.id == delivery.id, _DELIVERIES.c.claim == claim)
-        .values(
-            status=status,
-            sent_at=now if status == "sent" else None,
-            error=error,
-            claimed_until=None,
-        )
-    )
-    session.commit()

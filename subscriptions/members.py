@@ -322,10 +322,20 @@ def subscribers(session: Session, frequency: Frequency) -> list[Subscriber]:
 
 def subscriber(session: Session, member_id: int) -> Subscriber | None:
     """The member if they may still be sent mail (active), else None."""
-    member = session.get(Member, member_id)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        return None
-    return _as_subscribers(session, [member])[0]
+    return active_subscribers(session, [member_id]).get(member_id)
+
+
+def active_subscribers(session: Session, member_ids: Sequence[int]) -> dict[int, Subscriber]:
+    """Those of these members who may still be sent mail, by id."""
+    members: list[Member] = []
+    for start in range(0, len(member_ids), 1000):
+        members += session.exec(
+            select(Member).where(
+                col(Member.id).in_(member_ids[start : start + 1000]),
+                Member.status == MemberStatus.ACTIVE,
+            )
+        )
+    return {s.id: s for s in _as_subscribers(session, members)}
 
 
 def _as_subscribers(session: Session, members: list[Member]) -> list[Subscriber]:

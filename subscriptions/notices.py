@@ -4,7 +4,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from alerter.config import Settings, secret_key
-from alerter.delivery import Email, OutboxTransport
+from alerter.delivery import Email, Transport, single
 from alerter.render import render
 from subscriptions.models import Member
 from subscriptions.tokens import Purpose, TokenSubject, make_token
@@ -25,7 +25,7 @@ def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str
     return f"{settings.base_url.rstrip('/')}/{purpose.value}/{quote(token)}"
 
 
-def send_confirmation(settings: Settings, transport: OutboxTransport, member: Member) -> None:
+def send_confirmation(settings: Settings, transport: Transport, member: Member) -> None:
     _send(
         transport,
         member,
@@ -37,9 +37,7 @@ def send_confirmation(settings: Settings, transport: OutboxTransport, member: Me
     )
 
 
-def send_manage_link(
-    settings: Settings, transport: OutboxTransport, member: Member, reason: str
-) -> None:
+def send_manage_link(settings: Settings, transport: Transport, member: Member, reason: str) -> None:
     """A fresh manage link: asked for after an old one expired, or on signing up again."""
     _send(
         transport,
@@ -54,7 +52,7 @@ def send_manage_link(
 
 
 def _send(
-    transport: OutboxTransport,
+    transport: Transport,
     member: Member,
     subject: str,
     template: str,
@@ -64,12 +62,11 @@ def _send(
     """Render templates/email/<template>.txt and .html for the member and send them."""
     assert member.email is not None
     context["name"] = member.name
-    transport.send(
-        Email(
-            to=member.email,
-            subject=subject,
-            text=render(f"email/{template}.txt", **context),
-            html=render(f"email/{template}.html", **context),
-            kind=kind,
-        )
+    email = Email(
+        to=member.email,
+        subject=subject,
+        text=render(f"email/{template}.txt", **context),
+        html=render(f"email/{template}.html", **context),
+        kind=kind,
     )
+    transport.send(single(email))

@@ -82,7 +82,7 @@ def run(
         outbox,
         settings,
         TAXONOMY,
-        Frequency.WEEKLY,
+        kind="digest-weekly",
         period=period_of(Frequency.WEEKLY, now),
         clock=Clock(now),
         **kwargs,
@@ -158,7 +158,7 @@ def test_a_member_who_unsubscribes_after_planning_gets_nothing(
         outbox,
         app_settings,
         TAXONOMY,
-        Frequency.WEEKLY,
+        kind="digest-weekly",
         period=period_of(Frequency.WEEKLY, NEXT_MONDAY),
         clock=Clock(NEXT_MONDAY),
     )
@@ -180,14 +180,14 @@ def test_a_sender_that_died_after_sending_is_taken_over_without_a_duplicate(
     def die_before_marking(*args: object, **kwargs: object) -> None:
         raise SystemExit("killed")  # the process dies between sending and recording it
 
-    monkeypatch.setattr(alerter.sending, "_finish", die_before_marking)
+    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
     with pytest.raises(SystemExit):
         run(session, outbox, app_settings, NEXT_MONDAY)
     monkeypatch.undo()
     session.rollback()
     assert len(list(outbox.folder.glob("*.eml"))) == 1
 
-    too_soon = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(minutes=1))
+    too_soon = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(seconds=30))
     later = run(
         session,
         outbox,

@@ -1,11 +1,63 @@
 """Sending email. The transport is chosen by settings; the outbox is the embedded default."""
 
+from datetime import timedelta
+
 from alerter.config import Settings
-from alerter.delivery.message import Email
+from alerter.delivery.message import Email, Mailing, Personalization, single
 from alerter.delivery.outbox import OutboxTransport
+from alerter.delivery.transport import (
+    DeliveryError,
+    Rejected,
+    SendBatch,
+    Throttled,
+    Transport,
+    Unavailable,
+)
 
-__all__ = ["Email", "OutboxTransport", "transport_for"]
+__all__ = [
+    "DeliveryError",
+    "Email",
+    "MailSettingsError",
+    "Mailing",
+    "OutboxTransport",
+    "Personalization",
+    "Rejected",
+    "SendBatch",
+    "Throttled",
+    "Transport",
+    "Unavailable",
+    "cancel_window",
+    "single",
+    "transport_for",
+]
 
 
-def transport_for(settings: Settings) -> OutboxTransport:
+class MailSettingsError(ValueError):
+    """The chosen mail backend lacks a setting it needs."""
+
+
+def cancel_window(settings: Settings) -> timedelta:
+    """How long a SendGrid batch stays cancellable. A dead sender's claims run out one lease
+    after its last request, and a later run must still find time to cancel what it sent."""
+    return max(timedelta(seconds=5 * settings.delivery_lease_seconds), timedelta(minutes=2))
+
+
+def transport_for(settings: Settings) -> Transport:
+    if settings.mail_backend == "sendgrid":
+        from alerter.delivery.sendgrid_api import SendGridTransport
+
+        if not settings.sendgrid_api_key:
+            raise MailSettingsError("ALERTER_MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+        return SendGridTransport(
+            settings.sendgrid_api_key,
+            settings.sendgrid_base_url,
+            settings.mail_from,
+            cancel_window=cancel_window(settings),
+        )
+    if settings.mail_backend == "smtp":
+        from alerter.delivery.smtp import SmtpTransport
+
+        if not settings.smtp_url:
+            raise MailSettingsError("ALERTER_MAIL_BACKEND=smtp needs ALERTER_SMTP_URL")
+        return SmtpTransport(settings.smtp_url, settings.mail_from)
     return OutboxTransport(settings.outbox_dir, settings.mail_from)

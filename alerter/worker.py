@@ -1,0 +1,154 @@
+"""The scheduled worker: APScheduler jobs for polling, the weekly and daily digests, and the
+dispatcher that sends immediate alerts and finishes whatever an earlier run left.
+
+Jobs are kept in the database (APScheduler's SQLAlchemy job store), so a run missed while the
+worker was down is run once when it comes back, not once per missed time. Run one scheduler per
+database; sending itself is safe with several processes (the delivery ledger sees to that)."""
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from alerter.config import Settings, get_settings
+from alerter.db import get_engine, session_scope
+from alerter.delivery import transport_for
+from alerter.poll import poll_sources
+from alerter.sending import LONDON, plan_digests, run_digest, send_planned
+from alerter.sources.catalog import sync_source_file
+from alerter.topics import load_taxonomy
+from subscriptions.models import Frequency
+
+log = logging.getLogger(__name__)
+
+
+# The jobs. APScheduler stores them by name, so they are plain module-level functions.
+
+
+def poll_due_sources() -> None:
+    """Poll every source whose own interval (or back-off) has come round."""
+    settings = get_settings()
+    engine = get_engine()
+    with session_scope(engine) as session:
+        sync_source_file(session, settings.sources)
+    for report in poll_sources(engine, settings, due_only=True):
+        if report.status == "failed":
+            log.warning("source %s failed: %s", report.source, report.error)
+
+
+def send_digest(frequency: str) -> None:
+    """The weekly or daily digest: plan this period's, send them."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        plan, sent = run_digest(
+            session,
+            transport_for(settings),
+            settings,
+            load_taxonomy(settings.topics),
+            Frequency(frequency),
+            datetime.now(UTC),
+        )
+    log.info(
+        "%s digest: %d planned, %d sent, %d failed, %d deferred",
+        frequency,
+        plan.planned,
+        sent.sent,
+        sent.failed,
+        sent.deferred,
+    )
+
+
+def dispatch() -> None:
+    """Immediate alerts for what arrived since each member's last, then every delivery still
+    to send (a crashed or interrupted run's, of any kind)."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        plan_digests(session, Frequency.IMMEDIATE, datetime.now(UTC))
+        report = send_planned(
+            session,
+            transport_for(settings),
+            settings,
+            load_taxonomy(settings.topics),
+            clock=lambda: datetime.now(UTC),
+        )
+    if report.sent or report.failed or report.deferred:
+        log.info(
+            "dispatch: %d sent, %d failed, %d deferred", report.sent, report.failed, report.deferred
+        )
+
+
+def schedule(settings: Settings) -> dict[str, tuple[str, BaseTrigger, tuple[str, ...]]]:
+    """Job id -> (function, trigger, arguments)."""
+    return {
+        "poll": ("alerter.worker:poll_due_sources", IntervalTrigger(minutes=1), ()),
+        "dispatch": ("alerter.worker:dispatch", IntervalTrigger(minutes=1), ()),
+        "digest-weekly": (
+            "alerter.worker:send_digest",
+            CronTrigger.from_crontab(settings.weekly_digest_cron, timezone=LONDON),
+            (Frequency.WEEKLY.value,),
+        ),
+        "digest-daily": (
+            "alerter.worker:send_digest",
+            CronTrigger.from_crontab(settings.daily_digest_cron, timezone=LONDON),
+            (Frequency.DAILY.value,),
+        ),
+    }
+
+
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    def _process_jobs(self) -> float | None:
+        # APScheduler 3 looks for due jobs once more after shutdown; it cannot submit them then,
+        # but still moves their next run on, so a run due at that moment would be lost.
+        if self.state == STATE_STOPPED:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
+def build_scheduler(settings: Settings) -> BackgroundScheduler:
+    """A paused scheduler over the database's job store, with alerter's jobs in it; `resume()`
+    starts it. Jobs already stored keep their next run time, which is how a run missed while
+    the worker was down is noticed; a changed schedule replaces its job."""
+    scheduler = _Scheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=get_engine())},
+        # A run missed while the worker was down happens once on its return, however late.
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        timezone=LONDON,
+    )
+    scheduler.start(paused=True)
+    wanted = schedule(settings)
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            job.remove()
+    for job_id, (function, trigger, args) in wanted.items():
+        existing = scheduler.get_job(job_id)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            continue
+        scheduler.add_job(function, trigger, args=args, id=job_id, replace_existing=True)
+    return scheduler
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the jobs until SIGTERM or Ctrl-C; jobs under way are allowed to finish."""
+    scheduler = build_scheduler(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the jobs under way", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.resume()
+    log.info("worker started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    log.info("worker stopped")
