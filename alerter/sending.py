@@ -152,7 +152,7 @@ class SendReport:
     sent: int = 0
     skipped: int = 0  # no longer subscribed, or nothing left on their topics, when their turn came
     failed: int = 0  # refused by the mail service; the reason is on the ledger row
-    deferred: int = 0  # the mail service was unavailable: left for a later run
+    deferred: int = 0  # still to send when the run stopped (the mail service was failing)
     emails_composed: int = 0  # distinct contents
     errors: list[str] = field(default_factory=list)
 
@@ -199,6 +199,7 @@ def send_planned(
                 progress(run.report)
     except StopSending as error:
         run.report.errors.append(str(error))
+        run.report.deferred = run.unsettled()
     return run.report
 
 
@@ -437,14 +438,11 @@ class _SendRun:
         condition = sa.and_(condition, _DELIVERIES.c.status == "sending")
         if ids is not None:
             condition = sa.and_(condition, _DELIVERIES.c.id.in_(ids))
-        released = cast(
-            sa.CursorResult[Any],
-            self.session.execute(
-                sa.update(_DELIVERIES)
-                .where(condition, _DELIVERIES.c.batch_id.is_(None))
-                .values(status="planned", claim=None, claimed_until=None, error=reason)
-            ),
-        ).rowcount
+        self.session.execute(
+            sa.update(_DELIVERIES)
+            .where(condition, _DELIVERIES.c.batch_id.is_(None))
+            .values(status="planned", claim=None, claimed_until=None, error=reason)
+        )
         # Rows whose last request went in a batch stay in doubt until the batch is cancelled.
         self.session.execute(
             sa.update(_DELIVERIES)
@@ -452,8 +450,16 @@ class _SendRun:
             .values(claimed_until=self.clock(), error=reason)
         )
         self.session.commit()
-        if ids is None:
-            self.report.deferred += released
+
+    def unsettled(self) -> int:
+        """Rows in this run's scope still to send, by this sender or a later one."""
+        return int(
+            self.session.execute(
+                sa.select(sa.func.count()).where(
+                    *self.scope, _DELIVERIES.c.status.in_(["planned", "sending"])
+                )
+            ).scalar_one()
+        )
 
     # Recovering -----------------------------------------------------------------------------
 

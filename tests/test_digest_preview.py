@@ -10,76 +10,31 @@ from typer.testing import CliRunner
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.digests import candidates
-from alerter.labelling import classify_items, correct_topic, load_classifier
-from alerter.models import Source
-from alerter.sources.base import Entry
-from alerter.store import store_entries, story_index
-from subscriptions.members import add_member, unsubscribe
-from subscriptions.models import Frequency, Member
+from alerter.labelling import correct_topic, load_classifier
+from subscriptions.members import unsubscribe
+from subscriptions.models import Member
+from tests.newsroom import add_subscriber, store_item
 
 runner = CliRunner()
 
 
-def store(session: Session, source: Source, title: str, *, backlog: bool, now: datetime) -> int:
-    result = store_entries(
-        session,
-        source,
-        [Entry(title, f"https://gov.example/{abs(hash(title))}", title, "", now)],
-        now=now,
-        backlog=backlog,
-        stories=story_index(session),
-    )
-    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
-    return result.new_item_ids[0]
-
-
 def setup(session: Session) -> dict[str, int]:
     joined = datetime.now(UTC) - timedelta(days=3)
-    source = Source(name="DBT", kind="feed", url="https://gov.example/feed", publisher="DBT")
-    session.add(source)
-    session.flush()
     ids = {
-        "backlog": store(
-            session,
-            source,
-            "Steel safeguard review opens",
-            backlog=True,
-            now=joined + timedelta(hours=1),
+        "backlog": store_item(
+            session, "Steel safeguard review opens", joined + timedelta(hours=1), backlog=True
         ),
-        "before": store(
-            session,
-            source,
-            "New anti-dumping duties on rebar",
-            backlog=False,
-            now=joined - timedelta(days=1),
+        "before": store_item(
+            session, "New anti-dumping duties on rebar", joined - timedelta(days=1)
         ),
-        "news": store(
-            session,
-            source,
-            "Tariff-rate quota for aluminium wire reopens",
-            backlog=False,
-            now=joined + timedelta(days=1),
+        "news": store_item(
+            session, "Tariff-rate quota for aluminium wire reopens", joined + timedelta(days=1)
         ),
-        "other": store(
-            session,
-            source,
-            "Foundry apprenticeship scheme expands",
-            backlog=False,
-            now=joined + timedelta(days=1),
+        "other": store_item(
+            session, "Foundry apprenticeship scheme expands", joined + timedelta(days=1)
         ),
     }
-    add_member(
-        session,
-        "jo@foundry.example",
-        name="Jo",
-        organisation="Foundry",
-        topics=["tariffs"],
-        frequency=Frequency.WEEKLY,
-        consent_confirmed=True,
-        added_by="test",
-        now=joined,
-    )
-    session.commit()
+    add_subscriber(session, "jo@foundry.example", ["tariffs"], joined=joined, name="Jo")
     return ids
 
 

@@ -10,28 +10,17 @@ from sqlmodel import Session, select
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import transport_for
 from alerter.delivery.sendgrid_api import SendGridTransport
-from alerter.labelling import classify_items, load_classifier
-from alerter.models import Delivery, MailBatch, Source
+from alerter.models import Delivery, MailBatch
 from alerter.sending import SendReport, period_of, plan_digests, send_planned
-from alerter.sources.base import Entry
-from alerter.store import store_entries, story_index
 from alerter.topics import load_taxonomy
-from subscriptions.members import add_member
 from subscriptions.models import Frequency
 from tests.fake_sendgrid import API_KEY, FakeSendGrid, Scripted
+from tests.newsroom import Clock, add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 # SendGrid's rules run on real time (send_at, the cancelling cut-off), so the test does too.
 NOW = datetime.now(UTC).replace(microsecond=0)
 JOINED = NOW - timedelta(days=7)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Sleeps(list[float]):
@@ -59,37 +48,11 @@ def sg_settings(settings: Settings, sendgrid: FakeSendGrid) -> Settings:
 
 
 def store(session: Session, title: str) -> None:
-    source = session.exec(select(Source)).first()
-    if source is None:
-        source = Source(name="DBT", kind="feed", url="https://gov.example/feed", publisher="DBT")
-        session.add(source)
-        session.flush()
-    at = JOINED + timedelta(days=2)
-    result = store_entries(
-        session,
-        source,
-        [Entry(title, f"https://gov.example/{abs(hash(title))}", title, "", at)],
-        now=at,
-        backlog=False,
-        stories=story_index(session),
-    )
-    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
-    session.commit()
+    store_item(session, title, JOINED + timedelta(days=2))
 
 
 def member(session: Session, address: str, topics: list[str], name: str = "") -> None:
-    add_member(
-        session,
-        address,
-        name=name,
-        organisation="",
-        topics=topics,
-        frequency=Frequency.WEEKLY,
-        consent_confirmed=True,
-        added_by="test",
-        now=JOINED,
-    )
-    session.commit()
+    add_subscriber(session, address, topics, joined=JOINED, name=name)
 
 
 def run(

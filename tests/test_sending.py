@@ -8,59 +8,24 @@ from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
-from alerter.labelling import classify_items, load_classifier
-from alerter.models import Delivery, Source
+from alerter.models import Delivery
 from alerter.sending import period_of, plan_digests, send_planned
-from alerter.sources.base import Entry
-from alerter.store import store_entries, story_index
 from alerter.topics import load_taxonomy
-from subscriptions.members import add_member, find_member, unsubscribe
+from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
+from tests.newsroom import Clock, add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday
 NEXT_MONDAY = JOINED + timedelta(days=7)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def store(session: Session, title: str, at: datetime) -> None:
-    source = session.exec(select(Source)).first()
-    if source is None:
-        source = Source(name="DBT", kind="feed", url="https://gov.example/feed", publisher="DBT")
-        session.add(source)
-        session.flush()
-    result = store_entries(
-        session,
-        source,
-        [Entry(title, f"https://gov.example/{abs(hash(title))}", title, "", at)],
-        now=at,
-        backlog=False,
-        stories=story_index(session),
-    )
-    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
-    session.commit()
+    store_item(session, title, at)
 
 
 def member(session: Session, address: str, topics: list[str]) -> None:
-    add_member(
-        session,
-        address,
-        name="",
-        organisation="",
-        topics=topics,
-        frequency=Frequency.WEEKLY,
-        consent_confirmed=True,
-        added_by="test",
-        now=JOINED,
-    )
-    session.commit()
+    add_subscriber(session, address, topics, joined=JOINED)
 
 
 @pytest.fixture

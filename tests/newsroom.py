@@ -1,0 +1,86 @@
+"""Stored news and members for the tests of digests, sending and bulletins: items stored and
+classified as a poll stores them, and members who are already active."""
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.labelling import classify_items, load_classifier
+from alerter.models import Source
+from alerter.sources.base import Entry
+from alerter.store import store_entries, story_index
+from subscriptions.members import add_member
+from subscriptions.models import Frequency
+
+
+class Clock:
+    """A clock that says what the test tells it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def news_source(session: Session, name: str = "DBT") -> Source:
+    """The feed source of that name, declared on first use."""
+    source = session.exec(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        source = Source(
+            name=name, kind="feed", url=f"https://gov.example/{name}/feed", publisher=name
+        )
+        session.add(source)
+        session.flush()
+    return source
+
+
+def store_item(
+    session: Session,
+    title: str,
+    at: datetime,
+    *,
+    backlog: bool = False,
+    summary: str = "",
+    source: str = "DBT",
+) -> int:
+    """Store one new item first seen and published at `at`, classified; its id."""
+    url = f"https://gov.example/{abs(hash(title))}"
+    result = store_entries(
+        session,
+        news_source(session, source),
+        [Entry(url, url, title, summary, at)],
+        now=at,
+        backlog=backlog,
+        stories=story_index(session),
+    )
+    classify_items(session, load_classifier(session, DEFAULT_TOPICS_FILE), result.new_item_ids)
+    session.commit()
+    return result.new_item_ids[0]
+
+
+def add_subscriber(
+    session: Session,
+    address: str,
+    topics: list[str],
+    *,
+    joined: datetime,
+    name: str = "",
+    frequency: Frequency = Frequency.WEEKLY,
+) -> int:
+    """An active member (consent confirmed by staff) who joined at `joined`; their id."""
+    member = add_member(
+        session,
+        address,
+        name=name,
+        organisation="",
+        topics=topics,
+        frequency=frequency,
+        consent_confirmed=True,
+        added_by="test",
+        now=joined,
+    )
+    session.commit()
+    assert member.id is not None
+    return member.id
