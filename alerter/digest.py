@@ -19,6 +19,7 @@ class DigestItem:
     summary: str
     url: str
     published: datetime
+    first_seen: datetime  # when alerter first stored it: what decides which digest it is news for
     publishers: tuple[str, ...]  # every source's publisher, for a story several reported
     # Topic id -> strength (the evidence's points; a staff decision outranks any evidence).
     topics: dict[str, float]

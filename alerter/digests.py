@@ -28,16 +28,27 @@ def candidates(
     session: Session, *, since: datetime, until: datetime, topics: Sequence[str]
 ) -> list[DigestItem]:
     """Items first stored in [since, until) carrying any of `topics`, never backlog."""
-    tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(topics))
+    return on_topics(new_items(session, since=since, until=until), topics, since=since)
+
+
+def new_items(session: Session, *, since: datetime, until: datetime) -> list[DigestItem]:
+    """Every item first stored in [since, until) that is news (not backlog), topics or not."""
     ids = session.exec(
         select(Item.id).where(
             Item.first_seen_at >= since,
             Item.first_seen_at < until,
             col(Item.backlog).is_(False),
-            col(Item.id).in_(tagged),
         )
     ).all()
     return digest_items(session, [item_id for item_id in ids if item_id is not None])
+
+
+def on_topics(
+    items: Sequence[DigestItem], topics: Sequence[str], *, since: datetime
+) -> list[DigestItem]:
+    """Those of `items` first stored at `since` or later that carry any of `topics`."""
+    wanted = set(topics)
+    return [item for item in items if item.first_seen >= since and wanted & item.topics.keys()]
 
 
 def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
@@ -65,6 +76,7 @@ def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
             summary=item.summary,
             url=item.url,
             published=item.published_at,
+            first_seen=item.first_seen_at,
             publishers=tuple(publishers[item.id or 0]),
             topics=strengths[item.id or 0],
         )

@@ -1,5 +1,6 @@
 """Jinja2 templates (the top-level templates/ folder) for emails and pages."""
 
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,16 +12,25 @@ from alerter.config import PACKAGE_DIR
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 
 
+@lru_cache(maxsize=4096)
+def wrap_paragraph(text: str, width: int = 76, indent: int = 2) -> str:
+    """A paragraph wrapped to `width` columns, its lines after the first indented. Cached:
+    a digest run renders the same summaries in many members' emails."""
+    return textwrap.fill(text, width, subsequent_indent=" " * indent, break_on_hyphens=False)
+
+
 @lru_cache
 def environment() -> Environment:
     # Autoescaping everywhere but plain-text templates: feed text is never trusted as HTML.
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["wrap_paragraph"] = wrap_paragraph
+    return env
 
 
 def render(template: str, **context: Any) -> str:

@@ -35,7 +35,7 @@ from alerter.delivery import (
     Unavailable,
 )
 from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
-from alerter.digests import candidates, digest_items
+from alerter.digests import candidates, digest_items, new_items, on_topics
 from alerter.models import Delivery, MailBatch
 from alerter.topics import Taxonomy
 from subscriptions.members import Subscriber, active_subscribers, subscribers
@@ -99,9 +99,11 @@ def plan_digests(
         start = previous_end.get(member.id, member.joined)
         groups[(start, tuple(sorted(member.topics)))].append(member)
     rows: list[dict[str, Any]] = []
+    # Every group's items come from one read of what is new since the earliest window began.
+    earliest = min((start for start, _ in groups), default=now)
+    news = new_items(session, since=earliest, until=now) if groups else []
     for (start, topics), group in groups.items():
-        found = candidates(session, since=start, until=now, topics=topics) if topics else []
-        item_ids = sorted(item.item_id for item in found)
+        item_ids = sorted(item.item_id for item in on_topics(news, topics, since=start))
         if not item_ids:
             report.nothing_new += len(group)
             continue
@@ -191,7 +193,7 @@ def send_planned(
     try:
         while True:
             run.recover_abandoned_batches()
-            ids = run.claim_next_content()
+            ids = run.claim_next()
             if not ids:
                 break
             run.send_claimed(ids)
@@ -234,28 +236,31 @@ class _SendRun:
         self.scope = [_DELIVERIES.c.kind == kind] if kind else []
         if period:
             self.scope.append(_DELIVERIES.c.period == period)
-        self._items: dict[str, list[DigestItem]] = {}
+        self._items: dict[int, DigestItem] = {}  # read once per run, shared by every content
         self.failures_in_a_row = 0
 
     # Claiming -------------------------------------------------------------------------------
 
-    def claim_next_content(self) -> list[int]:
-        """Take up to a request's worth of claimable rows that share one content."""
+    def claim_next(self) -> list[int]:
+        """Take up to a request's worth of claimable rows, in content order so that rows with
+        the same content come together: first those a dead sender left outside any batch
+        (they are simply sent again), then planned ones. Each condition alone is served by the
+        ledger's claimable index; an OR of both is not."""
         now = self.clock()
-        available = sa.and_(
-            *self.scope,
-            sa.or_(
-                _DELIVERIES.c.status == "planned",
-                # A dead sender's rows that were in no batch are simply sent again.
-                sa.and_(
-                    _DELIVERIES.c.status == "sending",
-                    _DELIVERIES.c.claimed_until < now,
-                    _DELIVERIES.c.batch_id.is_(None),
-                ),
-            ),
+        abandoned = sa.and_(
+            _DELIVERIES.c.status == "sending",
+            _DELIVERIES.c.claimed_until < now,
+            _DELIVERIES.c.batch_id.is_(None),
         )
+        for condition in (abandoned, _DELIVERIES.c.status == "planned"):
+            claimed = self._claim(sa.and_(*self.scope, condition), now)
+            if claimed:
+                return claimed
+        return []
+
+    def _claim(self, available: sa.ColumnElement[bool], now: datetime) -> list[int]:
         query = (
-            sa.select(_DELIVERIES.c.id, _DELIVERIES.c.content_key)
+            sa.select(_DELIVERIES.c.id)
             .where(available)
             .order_by(_DELIVERIES.c.content_key, _DELIVERIES.c.id)
             .limit(self.transport.max_recipients)
@@ -263,11 +268,10 @@ class _SendRun:
         if self.session.get_bind().dialect.name == "postgresql":
             # Concurrent senders each take different rows instead of queueing behind one another.
             query = query.with_for_update(skip_locked=True)
-        rows = self.session.execute(query).all()
-        if not rows:
+        ids = list(self.session.execute(query).scalars())
+        if not ids:
             self.session.commit()
             return []
-        ids = [row_id for row_id, key in rows if key == rows[0].content_key]
         update = (
             sa.update(_DELIVERIES)
             .where(_DELIVERIES.c.id.in_(ids), available)
@@ -286,30 +290,37 @@ class _SendRun:
     # Composing ------------------------------------------------------------------------------
 
     def send_claimed(self, ids: list[int]) -> None:
-        deliveries = list(
-            self.session.exec(
-                select(Delivery)
-                .where(col(Delivery.id).in_(ids))
-                .execution_options(populate_existing=True)
+        # Plain rows, not ORM objects, which every commit below would expire and reload.
+        deliveries = [
+            _Claimed(*row)
+            for row in self.session.execute(
+                sa.select(
+                    _DELIVERIES.c.id,
+                    _DELIVERIES.c.member_id,
+                    _DELIVERIES.c.kind,
+                    _DELIVERIES.c.content_key,
+                    _DELIVERIES.c.item_ids,
+                ).where(_DELIVERIES.c.id.in_(ids))
             )
-        )
+        ]
         members = active_subscribers(self.session, [d.member_id for d in deliveries])
-        # Members whose topics changed since planning get their own content.
-        by_topics: defaultdict[tuple[str, ...], list[tuple[Delivery, Subscriber]]] = defaultdict(
-            list
+        gone = [d.id for d in deliveries if d.member_id not in members]
+        if gone:  # unsubscribed, suppressed or erased since planning
+            self._finish(gone, "skipped")
+        # One email per content; a member whose topics changed since planning gets their own.
+        groups: defaultdict[tuple[str, tuple[str, ...]], list[tuple[_Claimed, Subscriber]]] = (
+            defaultdict(list)
         )
         for delivery in deliveries:
             member = members.get(delivery.member_id)
-            if member is None:  # unsubscribed, suppressed or erased since planning
-                self._finish([delivery.id or 0], "skipped")
-                continue
-            by_topics[member.topics].append((delivery, member))
-        for topics, group in by_topics.items():
+            if member is not None:
+                groups[(delivery.content_key, member.topics)].append((delivery, member))
+        for (_, topics), group in groups.items():
             first = group[0][0]
-            items = self._digest_items(first.content_key, first.item_ids)
+            items = self._digest_items(first.item_ids)
             digest = build_digest(items, topics, self.taxonomy, cap=self.cap)
             if digest.empty:  # every item it held has gone; nothing to say
-                self._finish([d.id or 0 for d, _ in group], "skipped")
+                self._finish([d.id for d, _ in group], "skipped")
                 continue
             mailing = digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
             recipients = tuple(
@@ -319,15 +330,17 @@ class _SendRun:
             self.report.emails_composed += 1
             self._deliver(mailing.with_recipients(recipients), [d for d, _ in group])
 
-    def _digest_items(self, content_key: str, item_ids: list[int]) -> list[DigestItem]:
-        if content_key not in self._items:
-            self._items[content_key] = digest_items(self.session, item_ids)
-        return self._items[content_key]
+    def _digest_items(self, item_ids: list[int]) -> list[DigestItem]:
+        missing = [item_id for item_id in item_ids if item_id not in self._items]
+        for item in digest_items(self.session, missing) if missing else []:
+            self._items[item.item_id] = item
+        # An item deleted since planning is simply left out.
+        return [self._items[item_id] for item_id in item_ids if item_id in self._items]
 
     # Sending --------------------------------------------------------------------------------
 
-    def _deliver(self, mailing: Mailing, deliveries: list[Delivery]) -> None:
-        ids = [d.id for d in deliveries if d.id is not None]
+    def _deliver(self, mailing: Mailing, deliveries: list["_Claimed"]) -> None:
+        ids = [d.id for d in deliveries]
         while True:
             try:
                 if not self._hold(ids):
@@ -383,10 +396,10 @@ class _SendRun:
     def _current_batch(self, now: datetime) -> "_OpenBatch | None":
         """The batch to send in: this sender's, while young and not cancelled, else a new one."""
         if self.batch is not None:
-            status = self.session.execute(
-                sa.select(_BATCHES.c.status).where(_BATCHES.c.id == self.batch.send.id)
-            ).scalar()
-            if status == "open" and now < self.batch.opened_at + self.lease:
+            # Not read back from the ledger before each request: had another sender cancelled
+            # it, it would have taken these rows from this sender too (the hold then fails),
+            # and rows sent in a cancelled batch are never marked sent (see _finish).
+            if now < self.batch.opened_at + self.lease:
                 return self.batch
             self.batch = None
         opened = self.transport.open_batch(now)
@@ -481,6 +494,8 @@ class _SendRun:
     def _withdraw(self, batch_id: str) -> None:
         """Cancel a batch at the mail service and send its rows again; when it can no longer be
         cancelled, its rows in doubt are marked failed rather than risk a second copy."""
+        if self.batch is not None and self.batch.send.id == batch_id:
+            self.batch = None  # this sender's next request goes in a new batch
         query = sa.select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id)
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()  # one sender settles a batch; the others wait
@@ -544,6 +559,17 @@ class _SendRun:
 
 
 @dataclass(frozen=True)
+class _Claimed:
+    """A ledger row this sender holds, as much of it as sending needs."""
+
+    id: int
+    member_id: int
+    kind: str
+    content_key: str
+    item_ids: list[int]
+
+
+@dataclass(frozen=True)
 class _OpenBatch:
     send: SendBatch
     opened_at: datetime
@@ -553,7 +579,7 @@ def _heading(kind: str) -> str:
     return HEADINGS[Frequency(kind.removeprefix("digest-"))]
 
 
-def _recipient(settings: Settings, member: Subscriber, delivery: Delivery | None) -> Recipient:
+def _recipient(settings: Settings, member: Subscriber, delivery: "_Claimed | None") -> Recipient:
     manage = member_link(settings, member, Purpose.MANAGE)
     return Recipient(
         member.email,

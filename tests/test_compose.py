@@ -27,6 +27,7 @@ def items(count: int, summary: str = "The quota reopens on 1 April.") -> list[Di
             summary,
             f"https://gov.example/{n}",
             MONDAY - timedelta(hours=n),
+            MONDAY - timedelta(hours=n),
             ("DBT", "UK Steel"),
             {"tariffs": 3},
         )

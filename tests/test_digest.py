@@ -17,6 +17,7 @@ def item(
         "",
         f"https://news.example/{n}",
         MONDAY - timedelta(hours=hours_ago),
+        MONDAY - timedelta(hours=hours_ago),
         publishers,
         topics,
     )
