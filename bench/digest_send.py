@@ -206,13 +206,15 @@ def main() -> None:
 
     bound = contents + math.ceil(args.members / 1000)
     print(
-        f"members planned          {plan.planned:,} of {plan.members:,} ({plan.nothing_new:,} with nothing new)"
+        f"members planned          {plan.planned:,} of {plan.members:,} "
+        f"({plan.nothing_new:,} with nothing new)"
     )
     print(f"sent / failed / deferred {report.sent:,} / {report.failed:,} / {report.deferred:,}")
     print(f"recipients at SendGrid   {stats['recipients']:,}")
     print(f"wall time                {wall:.1f} s (target < 60 s)")
     print(
-        f"peak memory              {peak:.0f} MB ({rss_before:.0f} MB before the run; target < 500 MB)"
+        f"peak memory              {peak:.0f} MB "
+        f"({rss_before:.0f} MB before the run; target < 500 MB)"
     )
     print(f"distinct contents        {contents:,} ({report.emails_composed:,} emails composed)")
     print(
