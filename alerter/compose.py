@@ -48,16 +48,16 @@ def personalization(recipient: Recipient) -> Personalization:
 def digest_mailing(digest: Digest, *, heading: str, kind: str) -> Mailing:
     """The digest's content, with tags for the recipients' values and no recipients yet."""
     first = digest.sections[0].entries[0].item.title if digest.sections else ""
-    context = {
-        "digest": digest,
-        "heading": heading,
-        "preheader": f"{digest.count} new: {first}"[:140],
-    }
+    preheader = f"{digest.count} new: {first}" if first else "Nothing new on your topics"
+    context = {"digest": digest, "heading": heading, "preheader": preheader[:140]}
     text = render("email/digest.txt", **context, **{f: text_tag(f) for f in RECIPIENT_FIELDS})
     html = render("email/digest.html", **context, **{f: html_tag(f) for f in RECIPIENT_FIELDS})
     if len(html.encode()) > HTML_LIMIT:
         raise ValueError(f"digest HTML is {len(html.encode()):,} bytes; lower the item cap")
-    subject = f"{heading}: {digest.count} new {'item' if digest.count == 1 else 'items'}"
+    if digest.empty:
+        subject = f"{heading}: nothing new"
+    else:
+        subject = f"{heading}: {digest.count} new {'item' if digest.count == 1 else 'items'}"
     return Mailing(subject, text, html, kind, ())
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(
         default=None, description="smtp://, smtps:// or smtp+starttls://[user:password@]host[:port]"
     )
+    send_empty_digests: bool = Field(
+        default=False,
+        description="Send weekly and daily digests with nothing new as a short 'nothing new' "
+        "email, instead of no email",
+    )
     weekly_digest_cron: str = Field(
         default="0 7 * * mon", description="When the weekly digest goes (crontab, London time)"
     )

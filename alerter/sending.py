@@ -40,7 +40,7 @@ from alerter.models import Delivery, MailBatch
 from alerter.topics import Taxonomy
 from subscriptions.members import Subscriber, active_subscribers, subscribers
 from subscriptions.models import Frequency
-from subscriptions.notices import member_link
+from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 
 LONDON = ZoneInfo("Europe/London")
@@ -77,10 +77,16 @@ class PlanReport:
 
 
 def plan_digests(
-    session: Session, frequency: Frequency, now: datetime, *, dry_run: bool = False
+    session: Session,
+    frequency: Frequency,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    include_empty: bool = False,
 ) -> PlanReport:
     """Write a ledger row for every active member of this frequency with something new: the
-    items first stored since their previous digest (since they joined, for the first)."""
+    items first stored since their previous digest (since they joined, for the first). With
+    `include_empty`, members with nothing new get a row too (a "nothing new" email)."""
     kind, period = kind_of(frequency), period_of(frequency, now)
     members = subscribers(session, frequency)
     report = PlanReport(members=len(members))
@@ -106,7 +112,8 @@ def plan_digests(
         item_ids = sorted(item.item_id for item in on_topics(news, topics, since=start))
         if not item_ids:
             report.nothing_new += len(group)
-            continue
+            if not include_empty:
+                continue
         content_key = _content_key(kind, topics, item_ids)
         rows += [
             {
@@ -319,7 +326,7 @@ class _SendRun:
             first = group[0][0]
             items = self._digest_items(first.item_ids)
             digest = build_digest(items, topics, self.taxonomy, cap=self.cap)
-            if digest.empty:  # every item it held has gone; nothing to say
+            if digest.empty and first.item_ids:  # every item it held has gone since planning
                 self._finish([d.id for d, _ in group], "skipped")
                 continue
             mailing = digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
@@ -586,7 +593,7 @@ def _recipient(settings: Settings, member: Subscriber, delivery: "_Claimed | Non
         member.name,
         manage,
         member_link(settings, member, Purpose.UNSUBSCRIBE),
-        manage,
+        news_link(manage),
         key=str(delivery.id) if delivery else None,
     )
 
@@ -602,7 +609,8 @@ def run_digest(
     progress: Progress | None = None,
 ) -> tuple[PlanReport, SendReport]:
     """A digest run: plan this period's digests, then send every one still to send."""
-    plan = plan_digests(session, frequency, now)
+    empty_too = settings.send_empty_digests and frequency != Frequency.IMMEDIATE
+    plan = plan_digests(session, frequency, now, include_empty=empty_too)
     report = send_planned(
         session,
         transport,

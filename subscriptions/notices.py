@@ -25,6 +25,13 @@ def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str
     return f"{settings.base_url.rstrip('/')}/{purpose.value}/{quote(token)}"
 
 
+def news_link(manage_link: str) -> str:
+    """The member's page of recent items on their topics, opened by their manage link's token:
+    where a digest's "and N more" leads."""
+    base, _, token = manage_link.rpartition(f"/{Purpose.MANAGE.value}/")
+    return f"{base}/news/{token}"
+
+
 def send_confirmation(settings: Settings, transport: Transport, member: Member) -> None:
     _send(
         transport,

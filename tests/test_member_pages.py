@@ -3,7 +3,7 @@
 import email
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,11 @@ from sqlmodel import Session
 import subscriptions.tokens
 from alerter.config import Settings
 from subscriptions.members import find_member, topics_of
-from subscriptions.models import MemberStatus
+from subscriptions.models import Member, MemberStatus
+from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 from subscriptions.web.app import create_app
+from tests.newsroom import add_subscriber, store_item
 
 
 @pytest.fixture
@@ -233,3 +235,29 @@ def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(
 
     cookie = response.headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_the_news_page_lists_recent_items_on_the_members_topics_only(
+    client: TestClient, engine: sa.Engine, settings: Settings
+) -> None:
+    joined = datetime.now(UTC) - timedelta(days=10)
+    with Session(engine) as session:
+        store_item(session, "Anti-dumping duties on aluminium extrusions", joined + timedelta(1))
+        store_item(session, "Foundry apprenticeship scheme expands", joined + timedelta(2))
+        store_item(session, "Old steel safeguard notice", joined - timedelta(days=40))
+        jo = add_subscriber(session, "jo@foundry.example", ["tariffs"], joined=joined)
+        member = session.get(Member, jo)
+        assert member is not None
+        manage = member_link(
+            settings.model_copy(update={"secret_key": "test secret", "base_url": ""}),
+            member,
+            Purpose.MANAGE,
+        )
+
+    news = client.get(news_link(manage))
+
+    assert news.status_code == 200
+    assert "Anti-dumping duties on aluminium extrusions" in news.text
+    assert "apprenticeship" not in news.text  # not one of Jo's topics
+    assert "Old steel safeguard notice" not in news.text  # older than the page shows
+    assert client.get("/news/not-a-token").status_code == 400

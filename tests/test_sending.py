@@ -1,5 +1,6 @@
 """Digest runs over the delivery ledger: each member's digest is sent once, whatever happens."""
 
+import email
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from sqlmodel import Session, select
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
 from alerter.models import Delivery
-from alerter.sending import period_of, plan_digests, send_planned
+from alerter.sending import period_of, plan_digests, run_digest, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
@@ -55,8 +56,6 @@ def run(
 
 
 def sent_to(outbox: OutboxTransport) -> list[str]:
-    import email
-
     return sorted(
         email.message_from_bytes(p.read_bytes())["To"] for p in outbox.folder.glob("*.eml")
     )
@@ -178,3 +177,39 @@ def test_two_planners_never_plan_a_member_twice(
 
     assert (first.planned, second.already_planned) == (1, 1)
     assert len(session.exec(select(Delivery)).all()) == 1
+
+
+def test_members_with_nothing_new_get_no_email_unless_staff_ask_for_empty_digests(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    member(session, "bob@cmf.example", ["skills"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    empty_too = app_settings.model_copy(update={"send_empty_digests": True})
+
+    plan, report = run_digest(session, outbox, empty_too, TAXONOMY, Frequency.WEEKLY, NEXT_MONDAY)
+
+    assert (plan.planned, plan.nothing_new, report.sent) == (2, 1, 2)
+    bobs = next(
+        email.message_from_bytes(p.read_bytes())
+        for p in outbox.folder.glob("*.eml")
+        if b"bob@cmf.example" in p.read_bytes()
+    )
+    assert bobs["Subject"] == "Your weekly policy alerts: nothing new"
+    text = next(p for p in bobs.walk() if p.get_content_type() == "text/plain")
+    assert "Nothing new has been published" in text.get_payload(decode=True).decode()
+
+
+def test_a_capped_digest_links_to_the_members_page_of_recent_news(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    for n in range(3):
+        store(session, f"Anti-dumping duties on extrusions, notice {n}", JOINED + timedelta(n + 1))
+
+    run(session, outbox, app_settings, NEXT_MONDAY, cap=2)
+
+    [message] = [email.message_from_bytes(p.read_bytes()) for p in outbox.folder.glob("*.eml")]
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    body = text.get_payload(decode=True).decode()
+    assert "And 1 more item: http://127.0.0.1:8000/news/" in body

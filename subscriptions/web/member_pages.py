@@ -1,7 +1,7 @@
 """Members' pages: sign up, confirm, manage topics and frequency, unsubscribe. No passwords:
 each page after sign-up is opened by a signed link from an email."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from alerter.config import Settings, secret_key
 from alerter.delivery import transport_for
+from alerter.digest import build_digest
+from alerter.digests import candidates
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
@@ -22,7 +24,7 @@ from subscriptions.members import (
     update_preferences,
 )
 from subscriptions.models import Frequency, Member, MemberStatus
-from subscriptions.notices import member_link, send_confirmation, send_manage_link
+from subscriptions.notices import member_link, news_link, send_confirmation, send_manage_link
 from subscriptions.tokens import Purpose, TokenExpired, TokenInvalid, matches, read_token
 from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
 
@@ -238,8 +240,33 @@ def _manage(
         "pages/manage.html",
         email=member.email,
         saved=saved,
+        news_url=news_link(member_link(settings, member, Purpose.MANAGE)),
         unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
         **_choices(request, topics_of(session, member.id), member.frequency),
+    )
+
+
+NEWS_DAYS = 30
+NEWS_CAP = 100
+
+
+@router.get("/news/{token}")
+def news_page(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """The items of the last 30 days on the member's topics: where a capped digest's "and N
+    more" leads. Opened by the member's manage link."""
+    member = _member_from(request, session, settings, Purpose.MANAGE, token)
+    assert member.id is not None
+    now = datetime.now(UTC)
+    topics = topics_of(session, member.id)
+    found = candidates(session, since=now - timedelta(days=NEWS_DAYS), until=now, topics=topics)
+    return page(
+        request,
+        "pages/news.html",
+        digest=build_digest(found, topics, request.app.state.taxonomy, cap=NEWS_CAP),
+        days=NEWS_DAYS,
+        manage_url=member_link(settings, member, Purpose.MANAGE),
     )
 
 
