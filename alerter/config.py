@@ -110,7 +110,9 @@ def secret_key(settings: Settings) -> str:
     ALERTER_SECRET_KEY_FILE, so that links in sent emails keep working after a restart."""
     if settings.secret_key:
         return settings.secret_key
-    path = settings.secret_key_file
+    path = settings.secret_key_file.resolve()
+    if path in _kept_keys:  # read once: a digest run signs two links per member
+        return _kept_keys[path]
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         draft = path.with_name(f".{path.name}.{os.getpid()}")
@@ -121,4 +123,8 @@ def secret_key(settings: Settings) -> str:
         with contextlib.suppress(FileExistsError):
             os.link(draft, path)
         draft.unlink()
-    return path.read_text().strip()
+    _kept_keys[path] = path.read_text().strip()
+    return _kept_keys[path]
+
+
+_kept_keys: dict[Path, str] = {}
