@@ -3,7 +3,7 @@
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +11,16 @@ import sqlalchemy as sa
 import typer
 from sqlmodel import Session
 
+from alerter.bulletins import (
+    BulletinDraft,
+    BulletinError,
+    audience_of,
+    check_draft,
+    recently_sent_like,
+    results,
+    save_draft,
+    start_sending,
+)
 from alerter.classifier import Classifier, Text, describe
 from alerter.clean import UnparseableDate, parse_listing_date
 from alerter.config import Settings, get_settings
@@ -27,7 +37,7 @@ from alerter.labelling import (
 from alerter.labelling import reclassify as run_reclassification
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
-from alerter.sending import PlanReport, plan_digests, preview, run_digest
+from alerter.sending import PlanReport, plan_digests, preview, run_digest, send_bulletin
 from alerter.sources.catalog import (
     SourceFileError,
     list_sources,
@@ -45,6 +55,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 digest_app = typer.Typer(help="Digests: preview what a member would get.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+bulletin_app = typer.Typer(help="Bulletins: an email to members, sent now.", no_args_is_help=True)
+app.add_typer(bulletin_app, name="bulletin")
 app.add_typer(members_app, name="members")
 app.add_typer(staff_app, name="staff")
 
@@ -487,3 +499,82 @@ def digest_send(
     )
     for error in report.errors:
         typer.echo(f"  {error}", err=True)
+
+
+REPEAT_GUARD = timedelta(hours=24)
+
+
+@bulletin_app.command("send")
+def bulletin_send(
+    subject: Annotated[str, typer.Option(help="The email's subject.")],
+    message_file: Annotated[
+        Path, typer.Option(help="The introduction, in Markdown.", exists=True, dir_okay=False)
+    ],
+    topic: Annotated[
+        list[str] | None, typer.Option(help="Send to members following this topic (repeatable).")
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Send to every active member.")] = False,
+    item: Annotated[
+        list[int] | None, typer.Option(help="Include this stored item (repeatable, in order).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Send without asking.")] = False,
+    again: Annotated[
+        bool, typer.Option(help="Send even if the same bulletin went out in the last 24 hours.")
+    ] = False,
+    by: Annotated[str, typer.Option(help="Who is sending it, for the record.")] = "command line",
+) -> None:
+    """Compose a bulletin and send it now: its audience size is shown and confirmed first."""
+    settings = get_settings()
+    draft = BulletinDraft(
+        subject=subject,
+        introduction=message_file.read_text(encoding="utf-8"),
+        item_ids=tuple(item or ()),
+        topic_ids=tuple(topic or ()),
+        everyone=everyone,
+    )
+    with session_scope(_prepared_engine()) as session:
+        taxonomy = _classifier(session).taxonomy
+        now = datetime.now(UTC)
+        try:
+            check_draft(session, taxonomy, draft)
+        except BulletinError as error:
+            raise _fail(str(error)) from None
+        earlier = recently_sent_like(session, draft, now, REPEAT_GUARD)
+        if earlier is not None and not again:
+            raise _fail(
+                f"bulletin {earlier.id} with this subject and message was sent at "
+                f"{earlier.sent_at:%H:%M on %d %B}; add --again to send it once more"
+            )
+        reached = audience_of(session, draft)
+        typer.echo(
+            f"audience: {len(reached.member_ids):,} members "
+            f"({reached.left_out:,} who unsubscribed or were suppressed are left out)"
+        )
+        if not yes:
+            typer.confirm("Send it now?", abort=True)
+        transport = _transport(settings)
+        bulletin = save_draft(session, taxonomy, draft, by=by, now=now)
+        assert bulletin.id is not None
+        try:
+            start_sending(session, bulletin.id, by=by, now=now)
+        except BulletinError as error:
+            raise _fail(str(error)) from None
+        report = send_bulletin(
+            session,
+            transport,
+            settings,
+            taxonomy,
+            bulletin.id,
+            progress=lambda r: typer.echo(f"  {r.sent + r.skipped + r.failed:,} settled", err=True),
+        )
+        outcome = results(session, bulletin.id)
+    typer.echo(
+        f"bulletin {bulletin.id}: sent {outcome.sent}, failed {outcome.failed}, skipped "
+        f"{outcome.skipped} (unsubscribed since), still to send {outcome.to_send}"
+    )
+    for reason in (*report.errors, *outcome.errors):
+        typer.echo(f"  {reason}", err=True)
+    if outcome.to_send:
+        typer.echo("the worker sends the rest when the mail service answers again", err=True)
+    if outcome.failed or outcome.to_send:
+        raise typer.Exit(code=1)

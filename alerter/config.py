@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         description="Send weekly and daily digests with nothing new as a short 'nothing new' "
         "email, instead of no email",
     )
+    repeat_bulletin_items_in_digests: bool = Field(
+        default=False,
+        description="Include items a member already received in a bulletin in their next digest",
+    )
     weekly_digest_cron: str = Field(
         default="0 7 * * mon", description="When the weekly digest goes (crontab, London time)"
     )

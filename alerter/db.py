@@ -51,6 +51,19 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, unique: list[s
     return insert(table).on_conflict_do_nothing(index_elements=unique)
 
 
+# Tables in the database that alerter's migrations do not own: the worker's job store, which
+# APScheduler creates and keeps itself.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def owned_by_alerter(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's include_object: leave the tables alerter does not own out of comparisons."""
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    return getattr(table, "name", name) not in FOREIGN_TABLES
+
+
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

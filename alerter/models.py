@@ -201,3 +201,25 @@ class MailEvent(SQLModel, table=True):
     delivery_id: int | None = None
     member_id: int | None = None
     received_at: datetime = utc_column(nullable=False)
+
+
+class Bulletin(SQLModel, table=True):
+    """An email staff compose and send now: an introduction, chosen items, and an audience.
+    Its record is also its audit trail: who composed and sent it, when, and to how many."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=200)
+    introduction: str = ""  # Markdown
+    item_ids: list[int] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    # Members following any of these topics; every active member when `everyone`.
+    topic_ids: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    everyone: bool = False
+    # draft -> sending -> sent. Only a draft can change, and only one press of send wins.
+    status: str = Field(default="draft", max_length=20, index=True)
+    composed_by: str = Field(max_length=320)
+    created_at: datetime = utc_column(nullable=False)
+    updated_at: datetime = utc_column(nullable=False)
+    sent_by: str | None = Field(default=None, max_length=320)
+    sent_at: datetime | None = utc_column()  # when send was pressed
+    finished_at: datetime | None = utc_column()
+    audience_size: int | None = None  # members planned when send was pressed

@@ -21,7 +21,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from alerter.compose import Recipient, digest_email, digest_mailing, personalization
+from alerter.bulletins import KIND as BULLETIN
+from alerter.bulletins import content_of, get_bulletin, settle_bulletins
+from alerter.bulletins import period_of as bulletin_period
+from alerter.compose import (
+    Recipient,
+    bulletin_mailing,
+    digest_email,
+    digest_mailing,
+    personalization,
+)
 from alerter.config import Settings
 from alerter.db import insert_ignoring_duplicates
 from alerter.delivery import (
@@ -83,10 +92,12 @@ def plan_digests(
     *,
     dry_run: bool = False,
     include_empty: bool = False,
+    repeat_bulletin_items: bool = False,
 ) -> PlanReport:
     """Write a ledger row for every active member of this frequency with something new: the
     items first stored since their previous digest (since they joined, for the first). With
-    `include_empty`, members with nothing new get a row too (a "nothing new" email)."""
+    `include_empty`, members with nothing new get a row too (a "nothing new" email). Items a
+    member was sent in a bulletin are left out, unless `repeat_bulletin_items`."""
     kind, period = kind_of(frequency), period_of(frequency, now)
     members = subscribers(session, frequency)
     report = PlanReport(members=len(members))
@@ -108,34 +119,53 @@ def plan_digests(
     # Every group's items come from one read of what is new since the earliest window began.
     earliest = min((start for start, _ in groups), default=now)
     news = new_items(session, since=earliest, until=now) if groups else []
+    bulletined = {} if repeat_bulletin_items else _bulletin_items_sent(session, since=earliest)
     for (start, topics), group in groups.items():
-        item_ids = sorted(item.item_id for item in on_topics(news, topics, since=start))
-        if not item_ids:
-            report.nothing_new += len(group)
-            if not include_empty:
-                continue
-        content_key = _content_key(kind, topics, item_ids)
-        rows += [
-            {
-                "member_id": m.id,
-                "kind": kind,
-                "period": period,
-                "status": "planned",
-                "window_start": start,
-                "window_end": now,
-                "item_ids": item_ids,
-                "content_key": content_key,
-                "planned_at": now,
-                "attempts": 0,
-            }
-            for m in group
-        ]
+        found = sorted(item.item_id for item in on_topics(news, topics, since=start))
+        group_key = _content_key(kind, topics, found)
+        for member in group:
+            already = bulletined.get(member.id)
+            item_ids = [i for i in found if i not in already] if already else found
+            if not item_ids:
+                report.nothing_new += 1
+                if not include_empty:
+                    continue
+            rows.append(
+                {
+                    "member_id": member.id,
+                    "kind": kind,
+                    "period": period,
+                    "status": "planned",
+                    "window_start": start,
+                    "window_end": now,
+                    "item_ids": item_ids,
+                    "content_key": (
+                        group_key if item_ids is found else _content_key(kind, topics, item_ids)
+                    ),
+                    "planned_at": now,
+                    "attempts": 0,
+                }
+            )
     report.planned = len(rows)
     if rows and not dry_run:
         unique = ["member_id", "kind", "period"]
         session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
         session.commit()
     return report
+
+
+def _bulletin_items_sent(session: Session, *, since: datetime) -> dict[int, set[int]]:
+    """Member id -> the items bulletins sent them since then."""
+    sent: defaultdict[int, set[int]] = defaultdict(set)
+    for member_id, item_ids in session.execute(
+        sa.select(_DELIVERIES.c.member_id, _DELIVERIES.c.item_ids).where(
+            _DELIVERIES.c.kind == BULLETIN,
+            _DELIVERIES.c.status == "sent",
+            _DELIVERIES.c.sent_at >= since,
+        )
+    ):
+        sent[member_id].update(item_ids)
+    return sent
 
 
 def _content_key(kind: str, topics: Sequence[str], item_ids: Sequence[int]) -> str:
@@ -244,6 +274,7 @@ class _SendRun:
         if period:
             self.scope.append(_DELIVERIES.c.period == period)
         self._items: dict[int, DigestItem] = {}  # read once per run, shared by every content
+        self._bulletins: dict[int, Mailing] = {}
         self.failures_in_a_row = 0
 
     # Claiming -------------------------------------------------------------------------------
@@ -305,6 +336,7 @@ class _SendRun:
                     _DELIVERIES.c.id,
                     _DELIVERIES.c.member_id,
                     _DELIVERIES.c.kind,
+                    _DELIVERIES.c.period,
                     _DELIVERIES.c.content_key,
                     _DELIVERIES.c.item_ids,
                 ).where(_DELIVERIES.c.id.in_(ids))
@@ -314,28 +346,44 @@ class _SendRun:
         gone = [d.id for d in deliveries if d.member_id not in members]
         if gone:  # unsubscribed, suppressed or erased since planning
             self._finish(gone, "skipped")
-        # One email per content; a member whose topics changed since planning gets their own.
+        # One email per content. A digest follows the member's topics, so a member whose topics
+        # changed since planning gets their own; a bulletin is the same for its whole audience.
         groups: defaultdict[tuple[str, tuple[str, ...]], list[tuple[_Claimed, Subscriber]]] = (
             defaultdict(list)
         )
         for delivery in deliveries:
             member = members.get(delivery.member_id)
             if member is not None:
-                groups[(delivery.content_key, member.topics)].append((delivery, member))
+                topics = () if delivery.kind == BULLETIN else member.topics
+                groups[(delivery.content_key, topics)].append((delivery, member))
         for (_, topics), group in groups.items():
             first = group[0][0]
-            items = self._digest_items(first.item_ids)
-            digest = build_digest(items, topics, self.taxonomy, cap=self.cap)
-            if digest.empty and first.item_ids:  # every item it held has gone since planning
+            mailing = self._mailing(first, topics)
+            if mailing is None:  # every item it held has gone since planning
                 self._finish([d.id for d, _ in group], "skipped")
                 continue
-            mailing = digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
             recipients = tuple(
                 personalization(_recipient(self.settings, member, delivery))
                 for delivery, member in group
             )
             self.report.emails_composed += 1
             self._deliver(mailing.with_recipients(recipients), [d for d, _ in group])
+
+    def _mailing(self, first: "_Claimed", topics: tuple[str, ...]) -> Mailing | None:
+        """The content of `first`'s email (shared by its group), before recipients."""
+        if first.kind == BULLETIN:
+            bulletin_id = int(first.period)
+            if bulletin_id not in self._bulletins:
+                bulletin = get_bulletin(self.session, bulletin_id)
+                content = content_of(self.session, self.settings, self.taxonomy, bulletin)
+                self._bulletins[bulletin_id] = bulletin_mailing(content)
+            return self._bulletins[bulletin_id]
+        digest = build_digest(
+            self._digest_items(first.item_ids), topics, self.taxonomy, cap=self.cap
+        )
+        if digest.empty and first.item_ids:
+            return None
+        return digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
 
     def _digest_items(self, item_ids: list[int]) -> list[DigestItem]:
         missing = [item_id for item_id in item_ids if item_id not in self._items]
@@ -572,6 +620,7 @@ class _Claimed:
     id: int
     member_id: int
     kind: str
+    period: str
     content_key: str
     item_ids: list[int]
 
@@ -610,7 +659,13 @@ def run_digest(
 ) -> tuple[PlanReport, SendReport]:
     """A digest run: plan this period's digests, then send every one still to send."""
     empty_too = settings.send_empty_digests and frequency != Frequency.IMMEDIATE
-    plan = plan_digests(session, frequency, now, include_empty=empty_too)
+    plan = plan_digests(
+        session,
+        frequency,
+        now,
+        include_empty=empty_too,
+        repeat_bulletin_items=settings.repeat_bulletin_items_in_digests,
+    )
     report = send_planned(
         session,
         transport,
@@ -622,6 +677,31 @@ def run_digest(
         progress=progress,
     )
     return plan, report
+
+
+def send_bulletin(
+    session: Session,
+    transport: Transport,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    bulletin_id: int,
+    *,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send a bulletin's planned deliveries (see bulletins.start_sending), then record it as
+    sent once none is left. Run again after an outage, it sends only what is still to send."""
+    report = send_planned(
+        session,
+        transport,
+        settings,
+        taxonomy,
+        kind=BULLETIN,
+        period=bulletin_period(bulletin_id),
+        clock=lambda: datetime.now(UTC),
+        progress=progress,
+    )
+    settle_bulletins(session, datetime.now(UTC))
+    return report
 
 
 def compose_for(

@@ -18,6 +18,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
@@ -71,7 +72,12 @@ def dispatch() -> None:
     to send (a crashed or interrupted run's, of any kind)."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
-        plan_digests(session, Frequency.IMMEDIATE, datetime.now(UTC))
+        plan_digests(
+            session,
+            Frequency.IMMEDIATE,
+            datetime.now(UTC),
+            repeat_bulletin_items=settings.repeat_bulletin_items_in_digests,
+        )
         report = send_planned(
             session,
             transport_for(settings),
@@ -79,6 +85,7 @@ def dispatch() -> None:
             load_taxonomy(settings.topics),
             clock=lambda: datetime.now(UTC),
         )
+        settle_bulletins(session, datetime.now(UTC))
     if report.sent or report.failed or report.deferred:
         log.info(
             "dispatch: %d sent, %d failed, %d deferred", report.sent, report.failed, report.deferred

@@ -366,3 +366,26 @@ def _active(session: Session, condition: sa.ColumnElement[bool]) -> list[Subscri
         )
         for member_id, email, hashed, name, confirmed, created in rows
     ]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a bulletin reaches: active members, and how many others it leaves out."""
+
+    member_ids: list[int]
+    left_out: int  # members it would have reached who unsubscribed or were suppressed
+
+
+def audience(session: Session, topics: Sequence[str] | None) -> Audience:
+    """Members following any of `topics` (every member when None), by status."""
+    query = sa.select(_MEMBERS.c.id, _MEMBERS.c.status).where(
+        _MEMBERS.c.status.in_(
+            [MemberStatus.ACTIVE, MemberStatus.UNSUBSCRIBED, MemberStatus.SUPPRESSED]
+        )
+    )
+    if topics is not None:
+        following = select(MemberTopic.member_id).where(col(MemberTopic.topic_id).in_(topics))
+        query = query.where(_MEMBERS.c.id.in_(following))
+    rows = session.execute(query.order_by(_MEMBERS.c.id)).all()
+    active = [member_id for member_id, status in rows if status == MemberStatus.ACTIVE]
+    return Audience(active, len(rows) - len(active))

@@ -7,7 +7,7 @@ from sqlmodel import SQLModel
 import alerter.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import subscriptions.models  # noqa: F401
 from alerter.config import get_settings
-from alerter.db import create_db_engine
+from alerter.db import create_db_engine, owned_by_alerter
 
 target_metadata = SQLModel.metadata
 
@@ -28,6 +28,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=connection.dialect.name == "sqlite",
         # Type comparison only reports SQLModel string types as changed; alter types by hand.
         compare_type=False,
+        include_object=owned_by_alerter,
     )
     with context.begin_transaction():
         context.run_migrations()

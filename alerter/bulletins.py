@@ -1,0 +1,281 @@
+"""Staff bulletins: drafts, their audience, the one press of send that plans their deliveries,
+and the record of what happened. Sending itself is the delivery ledger's (alerter.sending)."""
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from alerter.compose import BulletinContent, bulletin_mailing
+from alerter.config import Settings
+from alerter.db import insert_ignoring_duplicates
+from alerter.delivery import Email, Personalization, Transport, single
+from alerter.digests import digest_items
+from alerter.models import Bulletin, Delivery, Item
+from alerter.topics import Taxonomy
+from subscriptions.members import Audience, audience
+
+KIND = "bulletin"
+MAX_ITEMS = 20
+_BULLETINS: sa.Table = Bulletin.__table__  # type: ignore[attr-defined]
+_DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+
+
+class BulletinError(ValueError):
+    """A bulletin that cannot be saved or sent as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class BulletinDraft:
+    subject: str
+    introduction: str
+    item_ids: tuple[int, ...] = ()
+    topic_ids: tuple[str, ...] = ()
+    everyone: bool = False
+
+
+def check_draft(session: Session, taxonomy: Taxonomy, draft: BulletinDraft) -> None:
+    """Refuse a draft that could not be sent: BulletinError naming what to fix."""
+    if not draft.subject.strip():
+        raise BulletinError("a bulletin needs a subject")
+    if len(draft.subject) > 200:
+        raise BulletinError("the subject is longer than 200 characters")
+    if not draft.introduction.strip() and not draft.item_ids:
+        raise BulletinError("write an introduction or include at least one item")
+    if not draft.everyone and not draft.topic_ids:
+        raise BulletinError("choose the topics whose followers get it, or all members")
+    unknown = sorted(set(draft.topic_ids) - set(taxonomy.ids))
+    if unknown:
+        raise BulletinError(f"unknown topic: {', '.join(unknown)}")
+    if len(draft.item_ids) > MAX_ITEMS:
+        raise BulletinError(f"a bulletin carries at most {MAX_ITEMS} items")
+    found = set(session.exec(select(Item.id).where(col(Item.id).in_(draft.item_ids))))
+    missing = [str(item_id) for item_id in draft.item_ids if item_id not in found]
+    if missing:
+        raise BulletinError(f"no stored item with id {', '.join(missing)}")
+
+
+def save_draft(
+    session: Session,
+    taxonomy: Taxonomy,
+    draft: BulletinDraft,
+    *,
+    by: str,
+    now: datetime,
+    bulletin_id: int | None = None,
+) -> Bulletin:
+    """A new draft, or the changed draft `bulletin_id`; a bulletin being sent or sent is final."""
+    check_draft(session, taxonomy, draft)
+    fields: dict[str, Any] = {
+        "subject": draft.subject.strip(),
+        "introduction": draft.introduction.strip(),
+        "item_ids": list(dict.fromkeys(draft.item_ids)),
+        "topic_ids": [] if draft.everyone else sorted(set(draft.topic_ids)),
+        "everyone": draft.everyone,
+        "updated_at": now,
+    }
+    if bulletin_id is None:
+        bulletin = Bulletin(**fields, composed_by=by, created_at=now)
+        session.add(bulletin)
+        session.commit()
+        return bulletin
+    changed = cast(
+        sa.CursorResult[Any],
+        session.execute(
+            sa.update(_BULLETINS)
+            .where(_BULLETINS.c.id == bulletin_id, _BULLETINS.c.status == "draft")
+            .values(**fields)
+        ),
+    ).rowcount
+    session.commit()
+    if not changed:
+        raise BulletinError("this bulletin has been sent; it can no longer be changed")
+    return get_bulletin(session, bulletin_id)
+
+
+def get_bulletin(session: Session, bulletin_id: int) -> Bulletin:
+    bulletin = session.exec(
+        select(Bulletin).where(Bulletin.id == bulletin_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if bulletin is None:
+        raise BulletinError(f"there is no bulletin {bulletin_id}")
+    return bulletin
+
+
+def list_bulletins(session: Session, *, sent_only: bool = False) -> list[Bulletin]:
+    """Newest first; with `sent_only`, those members have been sent (the public archive)."""
+    query = select(Bulletin)
+    if sent_only:
+        query = query.where(col(Bulletin.status).in_(["sending", "sent"]))
+    return list(session.exec(query.order_by(col(Bulletin.id).desc())))
+
+
+def audience_of(session: Session, bulletin: Bulletin | BulletinDraft) -> Audience:
+    return audience(session, None if bulletin.everyone else list(bulletin.topic_ids))
+
+
+def audience_words(bulletin: Bulletin, taxonomy: Taxonomy) -> str:
+    """Who the bulletin is for, as its email says it."""
+    if bulletin.everyone:
+        return "every member subscribed to alerts"
+    labels = [topic.label for topic in taxonomy.topics if topic.id in bulletin.topic_ids]
+    return "members following " + _and_list(labels)
+
+
+def _and_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def archive_url(settings: Settings, bulletin_id: int) -> str:
+    return f"{settings.base_url.rstrip('/')}/bulletins/{bulletin_id}"
+
+
+def content_of(
+    session: Session, settings: Settings, taxonomy: Taxonomy, bulletin: Bulletin
+) -> BulletinContent:
+    """The bulletin as its email and archive page show it, items in the order chosen."""
+    assert bulletin.id is not None
+    by_id = {item.item_id: item for item in digest_items(session, bulletin.item_ids)}
+    return BulletinContent(
+        subject=bulletin.subject,
+        introduction=bulletin.introduction,
+        items=tuple(by_id[i] for i in bulletin.item_ids if i in by_id),
+        audience=audience_words(bulletin, taxonomy),
+        archive_url=archive_url(settings, bulletin.id),
+    )
+
+
+def period_of(bulletin_id: int) -> str:
+    """The ledger's period for a bulletin: each bulletin is sent once per member."""
+    return str(bulletin_id)
+
+
+def start_sending(session: Session, bulletin_id: int, *, by: str, now: datetime) -> int:
+    """The one press of send that counts: turns the draft final and writes a ledger row for
+    each member of its audience, in one transaction. Returns the audience size; BulletinError
+    when it was already sent (a second press, a reload, or a colleague first) or reaches no one.
+    """
+    bulletin = get_bulletin(session, bulletin_id)
+    if bulletin.status != "draft":
+        session.rollback()
+        raise BulletinError(f"bulletin {bulletin_id} has already been sent")
+    members = audience_of(session, bulletin).member_ids
+    if not members:
+        session.rollback()
+        raise BulletinError("no active member is in this bulletin's audience")
+    taken = cast(
+        sa.CursorResult[Any],
+        session.execute(
+            sa.update(_BULLETINS)
+            .where(_BULLETINS.c.id == bulletin_id, _BULLETINS.c.status == "draft")
+            .values(status="sending", sent_by=by, sent_at=now, audience_size=len(members))
+        ),
+    ).rowcount
+    if taken != 1:  # another press won between reading and writing
+        session.rollback()
+        raise BulletinError(f"bulletin {bulletin_id} has already been sent")
+    rows = [
+        {
+            "member_id": member_id,
+            "kind": KIND,
+            "period": period_of(bulletin_id),
+            "status": "planned",
+            "window_start": now,
+            "window_end": now,
+            "item_ids": bulletin.item_ids,
+            "content_key": f"bulletin-{bulletin_id}",
+            "planned_at": now,
+            "attempts": 0,
+        }
+        for member_id in members
+    ]
+    unique = ["member_id", "kind", "period"]
+    session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
+    session.commit()
+    return len(members)
+
+
+@dataclass(frozen=True)
+class BulletinResults:
+    planned: int  # ledger rows written when send was pressed
+    to_send: int  # not yet settled: waiting, or being sent
+    sent: int
+    failed: int
+    skipped: int  # unsubscribed or suppressed between the press and their turn
+    errors: tuple[str, ...]  # the mail service's reasons for failures
+
+
+def results(session: Session, bulletin_id: int) -> BulletinResults:
+    rows = session.exec(
+        select(Delivery.status, Delivery.error).where(
+            Delivery.kind == KIND, Delivery.period == period_of(bulletin_id)
+        )
+    ).all()
+    counts = Counter(status for status, _ in rows)
+    errors = tuple(dict.fromkeys(e for status, e in rows if status == "failed" and e))
+    return BulletinResults(
+        planned=len(rows),
+        to_send=counts["planned"] + counts["sending"],
+        sent=counts["sent"],
+        failed=counts["failed"],
+        skipped=counts["skipped"],
+        errors=errors,
+    )
+
+
+def settle_bulletins(session: Session, now: datetime) -> list[int]:
+    """Mark sent every bulletin being sent whose deliveries are all settled; their ids."""
+    unsettled = (
+        sa.select(_DELIVERIES.c.id)
+        .where(
+            _DELIVERIES.c.kind == KIND,
+            _DELIVERIES.c.period == sa.cast(_BULLETINS.c.id, sa.String),
+            _DELIVERIES.c.status.in_(["planned", "sending"]),
+        )
+        .exists()
+    )
+    done = list(
+        session.execute(
+            sa.update(_BULLETINS)
+            .where(_BULLETINS.c.status == "sending", ~unsettled)
+            .values(status="sent", finished_at=now)
+            .returning(_BULLETINS.c.id)
+        ).scalars()
+    )
+    session.commit()
+    return done
+
+
+def recently_sent_like(
+    session: Session, draft: BulletinDraft, now: datetime, within: timedelta
+) -> Bulletin | None:
+    """A bulletin with the same subject and introduction sent within `within`: what a command
+    run twice by mistake would send again."""
+    return session.exec(
+        select(Bulletin).where(
+            col(Bulletin.status).in_(["sending", "sent"]),
+            Bulletin.subject == draft.subject.strip(),
+            Bulletin.introduction == draft.introduction.strip(),
+            col(Bulletin.sent_at) >= now - within,
+        )
+    ).first()
+
+
+def sample_email(settings: Settings, content: BulletinContent, to: str) -> Email:
+    """The bulletin as members will receive it, addressed to someone who is not a member (a
+    preview, a test to staff): its personal links lead to the sign-up page."""
+    signup = f"{settings.base_url.rstrip('/')}/signup"
+    recipient = Personalization(
+        to,
+        {"greeting": "Hello,", "manage_url": signup, "unsubscribe_url": signup, "more_url": signup},
+    )
+    return bulletin_mailing(content).expand(recipient)
+
+
+def send_test(transport: Transport, settings: Settings, content: BulletinContent, to: str) -> None:
+    """A copy for staff to check in their own inbox, marked as a test; no ledger row."""
+    email = sample_email(settings, replace(content, subject=f"[Test] {content.subject}"), to)
+    transport.send(single(replace(email, kind="bulletin-test")))
