@@ -227,11 +227,15 @@ def list_items(
     source_name: str | None = None,
     text: str | None = None,
     topic: str | None = None,
+    ids: Sequence[int] | None = None,
     limit: int | None = None,
 ) -> list[StoredItem]:
     """Items newest first (by published time), with every source that carried each; `text`
-    matches title or summary, ignoring case; `topic` keeps items carrying that topic."""
+    matches title or summary, ignoring case; `topic` keeps items carrying that topic; `ids`
+    keeps those items only."""
     query = select(Item, Source.name).join(Source, col(Source.id) == Item.source_id)
+    if ids is not None:
+        query = query.where(col(Item.id).in_(ids))
     if text:
         pattern = f"%{text.strip()}%"
         query = query.where(

@@ -19,6 +19,7 @@ from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 from subscriptions.web.app import create_app
 from tests.newsroom import add_subscriber, store_item
+from tests.web_forms import csrf
 
 
 @pytest.fixture
@@ -35,12 +36,6 @@ def client(
     )
     with TestClient(create_app(app_settings, engine)) as test_client:
         yield test_client
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 def sign_up(client: TestClient, address: str = "Jo@Foundry.example", name: str = "Jo") -> str:

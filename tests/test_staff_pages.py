@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -20,9 +19,9 @@ from subscriptions.members import find_member
 from subscriptions.models import MemberStatus
 from subscriptions.staff import create_staff
 from subscriptions.web.app import create_app
+from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-PASSWORD = "a long staff passphrase"
 STAFF_PAGES = [
     "/staff/items",
     "/staff/sources",
@@ -31,13 +30,15 @@ STAFF_PAGES = [
     "/staff/members/new",
     "/staff/members/import",
     "/staff/members.csv",
+    "/staff/bulletins",
+    "/staff/bulletins/new",
 ]
 
 
 @pytest.fixture
 def client(settings: Settings, engine: sa.Engine, tmp_path: Path) -> Iterator[TestClient]:
     with Session(engine) as session:
-        create_staff(session, "ann@alfed.example", PASSWORD, NOW)
+        create_staff(session, STAFF_EMAIL, STAFF_PASSWORD, NOW)
         session.commit()
     app_settings = settings.model_copy(
         update={
@@ -48,25 +49,6 @@ def client(settings: Settings, engine: sa.Engine, tmp_path: Path) -> Iterator[Te
     )
     with TestClient(create_app(app_settings, engine)) as test_client:
         yield test_client
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
-def sign_in(client: TestClient, password: str = PASSWORD) -> httpx.Response:
-    form = client.get("/staff/login")
-    return client.post(
-        "/staff/login",
-        data={
-            "csrf_token": csrf(form.text),
-            "email": "ann@alfed.example",
-            "password": password,
-            "next": "/staff/items",
-        },
-    )
 
 
 def stored_item(engine: sa.Engine, title: str) -> int:

@@ -11,7 +11,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerter.config import Settings, secret_key
 from alerter.db import create_db_engine, migrate
 from alerter.topics import load_taxonomy
-from subscriptions.web import member_pages, staff_auth, staff_pages, webhooks
+from subscriptions.web import (
+    archive_pages,
+    member_pages,
+    staff_auth,
+    staff_bulletins,
+    staff_pages,
+    webhooks,
+)
 from subscriptions.web.deps import page
 from subscriptions.web.staff_auth import LoginRequired
 
@@ -35,6 +42,8 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(staff_auth.router)
     app.include_router(staff_pages.router)
+    app.include_router(staff_bulletins.router)
+    app.include_router(archive_pages.router)
     app.include_router(webhooks.router)
 
     @app.exception_handler(member_pages.BadLink)

@@ -1,0 +1,314 @@
+"""Staff bulletins: compose (with a search of stored items), save drafts, preview exactly as a
+member receives it, send a test to oneself, confirm the audience, send, and follow progress.
+Sending runs after the response, in this process; the worker finishes it if this process dies."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from alerter.bulletins import (
+    MAX_ITEMS,
+    BulletinDraft,
+    BulletinError,
+    audience_of,
+    content_of,
+    get_bulletin,
+    list_bulletins,
+    results,
+    sample_email,
+    save_draft,
+    send_test,
+    start_sending,
+)
+from alerter.clean import UnparseableDate, parse_listing_date
+from alerter.config import Settings
+from alerter.db import session_scope
+from alerter.delivery import transport_for
+from alerter.models import Bulletin
+from alerter.sending import send_bulletin
+from alerter.sources.catalog import list_sources
+from alerter.store import list_items
+from alerter.topics import Taxonomy
+from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
+from subscriptions.web.staff_auth import CurrentStaff
+
+router = APIRouter(prefix="/staff/bulletins")
+SUGGESTIONS = 25
+IdsForm = Annotated[list[int], Form()]
+TopicsForm = Annotated[list[str], Form()]
+
+
+def _page(
+    request: Request, template: str, staff: Any, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return page(request, f"pages/staff/{template}", status, staff=staff, **context)
+
+
+def _message(request: Request, staff: Any, status: int, heading: str, text: str) -> HTMLResponse:
+    return _page(request, "message.html", staff, status, heading=heading, paragraphs=[text])
+
+
+def _not_found(request: Request, staff: Any, bulletin_id: int) -> HTMLResponse:
+    return _message(request, staff, 404, "No such bulletin", f"There is no bulletin {bulletin_id}.")
+
+
+@router.get("")
+def bulletins_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    rows = [
+        {"bulletin": b, "results": results(session, b.id) if b.status != "draft" else None}
+        for b in list_bulletins(session)
+        if b.id is not None
+    ]
+    return _page(request, "bulletins.html", staff, rows=rows)
+
+
+@router.get("/new")
+def new_bulletin(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    return _compose(request, session, staff, None, BulletinDraft("", ""), {})
+
+
+@router.post("/new", dependencies=[CsrfChecked])
+def create_bulletin(
+    request: Request,
+    session: SessionDep,
+    staff: CurrentStaff,
+    action: Annotated[str, Form()] = "save",
+    subject: Annotated[str, Form()] = "",
+    introduction: Annotated[str, Form()] = "",
+    audience: Annotated[str, Form()] = "topics",
+    topics: TopicsForm = [],  # noqa: B006
+    items: IdsForm = [],  # noqa: B006
+    q: Annotated[str, Form()] = "",
+    filter_topic: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    since: Annotated[str, Form()] = "",
+) -> Response:
+    draft = BulletinDraft(subject, introduction, tuple(items), tuple(topics), audience == "all")
+    search = {"q": q, "filter_topic": filter_topic, "source": source, "since": since}
+    return _save_or_search(request, session, staff, None, action, draft, search)
+
+
+@router.get("/{bulletin_id}")
+def bulletin_page(
+    request: Request, bulletin_id: int, session: SessionDep, staff: CurrentStaff
+) -> HTMLResponse:
+    bulletin = _bulletin(session, bulletin_id)
+    if bulletin is None:
+        return _not_found(request, staff, bulletin_id)
+    if bulletin.status == "draft":
+        draft = BulletinDraft(
+            bulletin.subject,
+            bulletin.introduction,
+            tuple(bulletin.item_ids),
+            tuple(bulletin.topic_ids),
+            bulletin.everyone,
+        )
+        notice = request.query_params.get("notice", "")
+        return _compose(request, session, staff, bulletin, draft, {}, notice=notice)
+    return _page(
+        request,
+        "bulletin.html",
+        staff,
+        bulletin=bulletin,
+        results=results(session, bulletin_id),
+        audience=audience_of(session, bulletin),
+    )
+
+
+@router.post("/{bulletin_id}", dependencies=[CsrfChecked])
+def update_bulletin(
+    request: Request,
+    bulletin_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    action: Annotated[str, Form()] = "save",
+    subject: Annotated[str, Form()] = "",
+    introduction: Annotated[str, Form()] = "",
+    audience: Annotated[str, Form()] = "topics",
+    topics: TopicsForm = [],  # noqa: B006
+    items: IdsForm = [],  # noqa: B006
+    q: Annotated[str, Form()] = "",
+    filter_topic: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    since: Annotated[str, Form()] = "",
+) -> Response:
+    bulletin = _bulletin(session, bulletin_id)
+    if bulletin is None:
+        return _not_found(request, staff, bulletin_id)
+    if bulletin.status != "draft":
+        return _message(
+            request, staff, 409, "This bulletin has been sent", "A sent bulletin cannot change."
+        )
+    draft = BulletinDraft(subject, introduction, tuple(items), tuple(topics), audience == "all")
+    search = {"q": q, "filter_topic": filter_topic, "source": source, "since": since}
+    return _save_or_search(request, session, staff, bulletin, action, draft, search)
+
+
+@router.get("/{bulletin_id}/preview")
+def preview_page(
+    request: Request,
+    bulletin_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+) -> HTMLResponse:
+    bulletin = _bulletin(session, bulletin_id)
+    if bulletin is None:
+        return _not_found(request, staff, bulletin_id)
+    content = content_of(session, settings, request.app.state.taxonomy, bulletin)
+    email = sample_email(settings, content, "member@example.org")
+    return _page(request, "bulletin_preview.html", staff, bulletin=bulletin, email=email)
+
+
+@router.post("/{bulletin_id}/test", dependencies=[CsrfChecked])
+def test_send(
+    request: Request,
+    bulletin_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+) -> Response:
+    bulletin = _bulletin(session, bulletin_id)
+    if bulletin is None:
+        return _not_found(request, staff, bulletin_id)
+    content = content_of(session, settings, request.app.state.taxonomy, bulletin)
+    send_test(transport_for(settings), settings, content, staff.email)
+    return RedirectResponse(f"/staff/bulletins/{bulletin_id}?notice=test-sent", status_code=303)
+
+
+@router.get("/{bulletin_id}/send")
+def confirm_page(
+    request: Request, bulletin_id: int, session: SessionDep, staff: CurrentStaff
+) -> Response:
+    bulletin = _bulletin(session, bulletin_id)
+    if bulletin is None:
+        return _not_found(request, staff, bulletin_id)
+    if bulletin.status != "draft":
+        return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+    return _page(
+        request,
+        "bulletin_send.html",
+        staff,
+        bulletin=bulletin,
+        audience=audience_of(session, bulletin),
+    )
+
+
+@router.post("/{bulletin_id}/send", dependencies=[CsrfChecked])
+def send(
+    request: Request,
+    bulletin_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    background: BackgroundTasks,
+) -> Response:
+    try:
+        start_sending(session, bulletin_id, by=staff.email, now=datetime.now(UTC))
+    except BulletinError as error:
+        # A second press, a reload, or a colleague first: the bulletin page says what happened.
+        if _bulletin(session, bulletin_id) is None:
+            return _not_found(request, staff, bulletin_id)
+        if "already been sent" in str(error):
+            return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+        return _message(request, staff, 422, "The bulletin was not sent", str(error))
+    background.add_task(
+        _send_in_background,
+        request.app.state.engine,
+        settings,
+        request.app.state.taxonomy,
+        bulletin_id,
+    )
+    return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+
+
+def _send_in_background(
+    engine: Any, settings: Settings, taxonomy: Taxonomy, bulletin_id: int
+) -> None:
+    with session_scope(engine) as session:
+        send_bulletin(session, transport_for(settings), settings, taxonomy, bulletin_id)
+
+
+def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin | None:
+    try:
+        return get_bulletin(session, bulletin_id)
+    except BulletinError:
+        return None
+
+
+def _save_or_search(
+    request: Request,
+    session: SessionDep,
+    staff: Any,
+    bulletin: Bulletin | None,
+    action: str,
+    draft: BulletinDraft,
+    search: dict[str, str],
+) -> Response:
+    """Save the draft and go to its page, or show the form again with the items searched for
+    (what was typed is kept either way)."""
+    if action == "search":
+        return _compose(request, session, staff, bulletin, draft, search)
+    try:
+        saved = save_draft(
+            session,
+            request.app.state.taxonomy,
+            draft,
+            by=staff.email,
+            now=datetime.now(UTC),
+            bulletin_id=bulletin.id if bulletin else None,
+        )
+    except BulletinError as error:
+        return _compose(request, session, staff, bulletin, draft, search, error=str(error))
+    return RedirectResponse(f"/staff/bulletins/{saved.id}?notice=saved", status_code=303)
+
+
+def _compose(
+    request: Request,
+    session: SessionDep,
+    staff: Any,
+    bulletin: Bulletin | None,
+    draft: BulletinDraft,
+    search: dict[str, str],
+    *,
+    error: str = "",
+    notice: str = "",
+) -> HTMLResponse:
+    """The compose form: the draft, its chosen items, and items to choose from (the newest
+    matching the search; the newest of all before any search)."""
+    since_text = search.get("since", "")
+    try:
+        since = parse_listing_date(since_text) if since_text else None
+    except UnparseableDate:
+        since, error = None, error or f"not a date: {since_text!r} (try 4 February 2026)"
+    found = list_items(
+        session,
+        text=search.get("q") or None,
+        topic=search.get("filter_topic") or None,
+        source_name=search.get("source") or None,
+        since=since,
+        limit=SUGGESTIONS,
+    )
+    chosen_ids = list(draft.item_ids)
+    chosen = {s.item.id: s for s in list_items(session, ids=chosen_ids)} if chosen_ids else {}
+    suggested = [s for s in found if s.item.id not in chosen]
+    status = 422 if error else 200
+    return _page(
+        request,
+        "bulletin_edit.html",
+        staff,
+        status,
+        bulletin=bulletin,
+        draft=draft,
+        chosen=[chosen[i] for i in chosen_ids if i in chosen],
+        suggested=suggested,
+        search=search,
+        taxonomy=request.app.state.taxonomy.topics,
+        sources=[s.name for s in list_sources(session)],
+        audience=audience_of(session, draft) if (draft.everyone or draft.topic_ids) else None,
+        max_items=MAX_ITEMS,
+        error=error,
+        notice=notice,
+    )
