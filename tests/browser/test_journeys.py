@@ -14,7 +14,8 @@ from subscriptions.members import find_member, topics_of
 from subscriptions.models import MemberStatus
 from subscriptions.staff import create_staff
 from tests.browser.conftest import LiveApp
-from tests.test_staff_pages import NOW, PASSWORD, stored_item
+from tests.test_staff_pages import NOW, stored_item
+from tests.web_forms import STAFF_PASSWORD as PASSWORD
 
 IMPORT_CSV = (
     "email,name,organisation,topics,frequency\n"
