@@ -128,7 +128,7 @@ def run(
     """The whole product in one process: the web app and the scheduled worker."""
     import uvicorn
 
-    from alerter.worker import build_scheduler
+    from alerter.worker import build_scheduler, stop_scheduler
     from subscriptions.web.app import create_app
 
     settings = get_settings()
@@ -139,7 +139,7 @@ def run(
     try:
         uvicorn.run(create_app(settings, engine), host=host, port=port)
     finally:
-        scheduler.shutdown(wait=True)
+        stop_scheduler(scheduler)
 
 
 @app.command()

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(
         default=None, description="smtp://, smtps:// or smtp+starttls://[user:password@]host[:port]"
     )
+    staff_email: str | None = Field(
+        default=None,
+        description="Where alerts about failing sources and deliveries go (comma-separated); "
+        "unset, they are only logged",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Logs as text lines, or as one JSON object per line"
+    )
     send_empty_digests: bool = Field(
         default=False,
         description="Send weekly and daily digests with nothing new as a short 'nothing new' "

@@ -72,6 +72,10 @@ class Source(SQLModel, table=True):
         default_factory=list, sa_column=Column(sa.JSON, nullable=False)
     )
     consecutive_failures: int = 0
+    failing_since: datetime | None = utc_column()  # the first of the current run of failures
+    failures_total: int = 0  # every failed poll ever, for the metrics
+    # "layout" when an HTML page's selectors matched nothing: the site has probably changed.
+    last_error_kind: str | None = Field(default=None, max_length=20)
     next_poll_at: datetime | None = utc_column()
     # A poll in progress holds the source until this time, so two workers never poll it at once.
     claimed_until: datetime | None = utc_column()
@@ -223,3 +227,30 @@ class Bulletin(SQLModel, table=True):
     sent_at: datetime | None = utc_column()  # when send was pressed
     finished_at: datetime | None = utc_column()
     audience_size: int | None = None  # members planned when send was pressed
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """Each running worker's last sign of life: how the web app, another process, can tell
+    that the scheduler is running."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: str = Field(primary_key=True, max_length=200)  # host and process id
+    started_at: datetime = utc_column(nullable=False)
+    beat_at: datetime = utc_column(nullable=False)
+
+
+class StaffAlert(SQLModel, table=True):
+    """A problem staff were told about by email. While it stays open, the same problem is not
+    mailed again; it closes when the problem goes away."""
+
+    __tablename__ = "staff_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # What the problem is about: "source-failing:3", "layout:3", "deliveries:digest-weekly:2026-W10"
+    key: str = Field(max_length=200, index=True)
+    subject: str = Field(max_length=300)
+    detail: str = ""
+    opened_at: datetime = utc_column(nullable=False)
+    notified: bool = False  # False when no staff address is set, or sending it failed
+    closed_at: datetime | None = utc_column()

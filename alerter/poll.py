@@ -18,7 +18,7 @@ from alerter.labelling import load_classifier, write_topics
 from alerter.models import Source
 from alerter.parser_pool import Parsed, ParserPool
 from alerter.sources import KINDS
-from alerter.sources.base import SourceError
+from alerter.sources.base import LayoutChanged, SourceError
 from alerter.sources.catalog import spec_of
 from alerter.store import store_entries, story_index
 from alerter.stories import StoryIndex
@@ -192,7 +192,8 @@ async def _poll_one(cycle: _Cycle, source: Source) -> SourceReport:
     except FetchError as error:
         return _fail(session, source, str(error), clock(), error.retry_after)
     except SourceError as error:
-        return _fail(session, source, str(error), clock(), None)
+        kind = "layout" if isinstance(error, LayoutChanged) else None
+        return _fail(session, source, str(error), clock(), None, kind=kind)
     except Exception as error:
         log.exception("parsing %s failed", source.name, extra={"source": source.name})
         return _fail(session, source, f"internal error while parsing: {error!r}", clock(), None)
@@ -260,16 +261,27 @@ def _record_success(
     source.last_error = None
     source.last_warnings = warnings
     source.consecutive_failures = 0
+    source.failing_since = None
+    source.last_error_kind = None
     source.next_poll_at = now + timedelta(minutes=source.poll_minutes)
     source.claimed_until = None
 
 
 def _fail(
-    session: Session, source: Source, message: str, now: datetime, retry_after: timedelta | None
+    session: Session,
+    source: Source,
+    message: str,
+    now: datetime,
+    retry_after: timedelta | None,
+    *,
+    kind: str | None = None,
 ) -> SourceReport:
     source.last_polled_at = now
     source.last_error = message
+    source.last_error_kind = kind
     source.consecutive_failures += 1
+    source.failures_total += 1
+    source.failing_since = source.failing_since or now
     source.next_poll_at = now + backoff_delay(
         source.poll_minutes, source.consecutive_failures, retry_after
     )

@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
@@ -22,9 +23,11 @@ from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
+from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, worker_name
 from alerter.poll import poll_sources
 from alerter.sending import LONDON, plan_digests, run_digest, send_planned
 from alerter.sources.catalog import sync_source_file
+from alerter.staff_alerts import alert_staff
 from alerter.topics import load_taxonomy
 from subscriptions.models import Frequency
 
@@ -92,11 +95,25 @@ def dispatch() -> None:
         )
 
 
+def watch() -> None:
+    """Email staff about problems they have not yet heard of (see alerter.staff_alerts)."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        alert_staff(session, transport_for(settings), settings, datetime.now(UTC))
+
+
+def heartbeat(worker: str, started_at: datetime) -> None:
+    """This worker's sign of life, read by /readyz."""
+    with session_scope(get_engine()) as session:
+        beat(session, worker, started_at, datetime.now(UTC))
+
+
 def schedule(settings: Settings) -> dict[str, tuple[str, BaseTrigger, tuple[str, ...]]]:
     """Job id -> (function, trigger, arguments)."""
     return {
         "poll": ("alerter.worker:poll_due_sources", IntervalTrigger(minutes=1), ()),
         "dispatch": ("alerter.worker:dispatch", IntervalTrigger(minutes=1), ()),
+        "watch": ("alerter.worker:watch", IntervalTrigger(minutes=5), ()),
         "digest-weekly": (
             "alerter.worker:send_digest",
             CronTrigger.from_crontab(settings.weekly_digest_cron, timezone=LONDON),
@@ -125,7 +142,8 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     starts it. Jobs already stored keep their next run time, which is how a run missed while
     the worker was down is noticed; a changed schedule replaces its job."""
     scheduler = _Scheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=get_engine())},
+        # Shared jobs live in the database; each process's heartbeat is its own.
+        jobstores={"default": SQLAlchemyJobStore(engine=get_engine()), "local": MemoryJobStore()},
         # A run missed while the worker was down happens once on its return, however late.
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=LONDON,
@@ -140,7 +158,23 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         if existing is not None and str(existing.trigger) == str(trigger):
             continue
         scheduler.add_job(function, trigger, args=args, id=job_id, replace_existing=True)
+    now = datetime.now(UTC)
+    scheduler.add_job(
+        heartbeat,
+        IntervalTrigger(seconds=HEARTBEAT_SECONDS),
+        args=(worker_name(), now),
+        id="heartbeat",
+        jobstore="local",
+        next_run_time=now,
+    )
     return scheduler
+
+
+def stop_scheduler(scheduler: BackgroundScheduler) -> None:
+    """Let jobs under way finish, then stop, telling /readyz that this worker has gone."""
+    scheduler.shutdown(wait=True)
+    with session_scope(get_engine()) as session:
+        stop_beating(session, worker_name())
 
 
 def run_worker(settings: Settings) -> None:
@@ -157,5 +191,5 @@ def run_worker(settings: Settings) -> None:
     scheduler.resume()
     log.info("worker started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     stop.wait()
-    scheduler.shutdown(wait=True)
+    stop_scheduler(scheduler)
     log.info("worker stopped")

@@ -42,7 +42,7 @@ def test_the_worker_polls_dispatches_and_sends_digests_on_their_schedules(
     finally:
         scheduler.shutdown(wait=False)
 
-    assert set(jobs) == {"poll", "dispatch", "digest-weekly", "digest-daily"}
+    assert set(jobs) == {"poll", "dispatch", "watch", "digest-weekly", "digest-daily", "heartbeat"}
     assert weekly.astimezone(UTC) == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # Monday 07:00
     assert daily.astimezone(UTC) == datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
     assert jobs["digest-weekly"].args == ("weekly",)
@@ -54,7 +54,7 @@ def test_a_digest_missed_while_the_worker_was_down_runs_once_when_it_returns(
     # The worker ran once, then was down over two Monday mornings.
     first = build_scheduler(worker_settings)
     first.modify_job("digest-weekly", next_run_time=datetime.now(UTC) - timedelta(days=9))
-    for other in ("poll", "dispatch", "digest-daily"):
+    for other in ("poll", "dispatch", "watch", "digest-daily"):
         first.modify_job(other, next_run_time=datetime.now(UTC) + timedelta(hours=1))
     first.shutdown(wait=False)
     runs: list[str] = []

@@ -54,6 +54,11 @@ class SourceError(Exception):
     """A source answered but its content cannot be used; the message tells staff what to check."""
 
 
+class LayoutChanged(SourceError):
+    """An HTML page's selectors found nothing to read: the site's layout has probably changed,
+    and the source's selectors need capturing again."""
+
+
 class SourceKind(Protocol):
     """A kind of source: how to ask it for news and how to read the answer.
 

@@ -15,7 +15,7 @@ from alerter.clean import (
     decode_body,
     parse_listing_date,
 )
-from alerter.sources.base import Document, Entry, ParseResult, SourceError, SourceSpec
+from alerter.sources.base import Document, Entry, LayoutChanged, ParseResult, SourceSpec
 
 
 class HtmlOptions(BaseModel):
@@ -63,7 +63,7 @@ class HtmlKind:
             base = canonical_url(str(base_element["href"]), base=document.url)
         articles = soup.select(options.item_selector)
         if not articles:
-            raise SourceError(
+            raise LayoutChanged(
                 f"{spec.name}: no element matched `{options.item_selector}`; "
                 "the site layout may have changed"
             )
@@ -76,7 +76,7 @@ class HtmlKind:
             undated += date_unreadable
             result.entries.append(entry)
         if not result.entries:
-            raise SourceError(
+            raise LayoutChanged(
                 f"{spec.name}: {len(articles)} elements matched `{options.item_selector}` but none "
                 f"had a title (`{options.title_selector}`) and a link (`{options.link_selector}`); "
                 "the site layout may have changed"

@@ -13,6 +13,7 @@ from alerter.db import create_db_engine, migrate
 from alerter.topics import load_taxonomy
 from subscriptions.web import (
     archive_pages,
+    health,
     member_pages,
     staff_auth,
     staff_bulletins,
@@ -31,6 +32,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.taxonomy = load_taxonomy(settings.topics)
+    app.state.metrics = health.metrics_registry(engine)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -45,6 +47,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.include_router(staff_bulletins.router)
     app.include_router(archive_pages.router)
     app.include_router(webhooks.router)
+    app.include_router(health.router)
 
     @app.exception_handler(member_pages.BadLink)
     async def bad_link(request: Request, error: member_pages.BadLink) -> HTMLResponse:

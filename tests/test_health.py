@@ -1,0 +1,112 @@
+"""/healthz, /readyz and /metrics, all read from the database."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.db import create_db_engine
+from alerter.delivery import OutboxTransport
+from alerter.health import STALE_AFTER, beat
+from alerter.models import Source
+from alerter.sending import run_digest
+from alerter.topics import load_taxonomy
+from subscriptions.models import Frequency
+from subscriptions.web.app import create_app
+from tests.newsroom import add_subscriber, news_source, store_item
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: sa.Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"secret_key": "s"}), engine)) as c:
+        yield c
+
+
+def test_healthz_answers_while_the_process_is_alive(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> None:
+    without = client.get("/readyz")
+    beat(session, "host:1", NOW - timedelta(hours=1), NOW)
+    with_worker = client.get("/readyz")
+    beat(session, "host:1", NOW - timedelta(hours=1), NOW - STALE_AFTER - timedelta(seconds=1))
+    stale = client.get("/readyz")
+
+    assert without.status_code == 503
+    assert without.json()["checks"] == {"database": True, "scheduler": False, "sources": True}
+    assert "no worker is running" in without.json()["problems"][0]
+    assert with_worker.status_code == 200 and with_worker.json()["ready"] is True
+    assert stale.status_code == 503 and "no worker heard from since" in stale.text
+
+
+def test_readyz_fails_when_every_enabled_source_is_failing(
+    client: TestClient, session: Session
+) -> None:
+    beat(session, "host:1", NOW, NOW)
+    failing = news_source(session, "DBT")
+    news_source(session, "CMF")
+    failing.consecutive_failures = 3
+    session.commit()
+    assert client.get("/readyz").status_code == 200  # one of two still works
+
+    for source in session.exec(select(Source)):
+        source.consecutive_failures = 1
+    session.commit()
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.json()["problems"] == ["all 2 enabled sources are failing"]
+
+
+def test_readyz_says_when_the_database_cannot_be_reached(
+    settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    app = create_app(settings.model_copy(update={"secret_key": "s"}), engine)
+    app.state.engine = create_db_engine(f"sqlite:///{tmp_path}/missing/folder/alerter.db")
+
+    with TestClient(app) as client:
+        answer = client.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["database"] is False
+    assert answer.json()["problems"][0].startswith("database unreachable")
+
+
+def test_metrics_count_items_errors_topics_emails_and_the_digest_duration(
+    client: TestClient, session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    joined = NOW - timedelta(days=3)
+    store_item(session, "Anti-dumping duties on aluminium extrusions", joined + timedelta(1))
+    store_item(session, "Foundry apprenticeship scheme expands", joined + timedelta(1))
+    source = news_source(session, "DBT")
+    source.failures_total = 4
+    session.commit()
+    add_subscriber(session, "jo@foundry.example", ["tariffs"], joined=joined)
+    outbox = OutboxTransport(tmp_path / "outbox", "alerts@alerter.example")
+    taxonomy = load_taxonomy(DEFAULT_TOPICS_FILE)
+    run_digest(
+        session,
+        outbox,
+        settings.model_copy(update={"secret_key": "s"}),
+        taxonomy,
+        Frequency.WEEKLY,
+        NOW,
+    )
+
+    text = client.get("/metrics").text
+
+    assert 'alerter_items_ingested_total{source="DBT"} 2.0' in text
+    assert 'alerter_fetch_errors_total{source="DBT"} 4.0' in text
+    assert 'alerter_source_consecutive_failures{source="DBT"} 0.0' in text
+    assert 'alerter_items_by_topic{topic="tariffs"} 1.0' in text
+    assert 'alerter_items_by_topic{topic="skills"} 1.0' in text
+    assert 'alerter_emails_total{kind="digest-weekly",status="sent"} 1.0' in text
+    assert 'alerter_digest_duration_seconds{kind="digest-weekly"}' in text
