@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from alerter.bulletins import (
@@ -35,6 +36,7 @@ from alerter.labelling import (
     topics_of,
 )
 from alerter.labelling import reclassify as run_reclassification
+from alerter.logs import configure_logging
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
 from alerter.sending import PlanReport, plan_digests, preview, run_digest, send_bulletin
@@ -67,10 +69,14 @@ def main(
         bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"ALERTER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise _fail(f"bad configuration: {problems}") from None
+    configure_logging(settings.log_format, logging.INFO if verbose else logging.WARNING)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
@@ -116,8 +122,10 @@ def worker() -> None:
     """Run the scheduled jobs: polling, digests, immediate alerts. Stops cleanly on SIGTERM."""
     from alerter.worker import run_worker
 
+    settings = get_settings()
+    configure_logging(settings.log_format, logging.INFO)  # a service logs what it does
     _prepared_engine()
-    run_worker(get_settings())
+    run_worker(settings)
 
 
 @app.command()
@@ -132,6 +140,7 @@ def run(
     from subscriptions.web.app import create_app
 
     settings = get_settings()
+    configure_logging(settings.log_format, logging.INFO)
     engine = _prepared_engine()
     scheduler = build_scheduler(settings)
     scheduler.resume()

@@ -2,6 +2,7 @@
 with the same sg_event_id changes nothing), and an address that bounced, complained or
 unsubscribed through SendGrid is suppressed, so that nothing more is sent to it."""
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from alerter.models import Delivery, MailEvent
 from subscriptions.members import find_member, suppress
 from subscriptions.models import Member
 
+log = logging.getLogger(__name__)
 _EVENTS: sa.Table = MailEvent.__table__  # type: ignore[attr-defined]
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
 
@@ -63,6 +65,12 @@ def record_events(session: Session, events: Sequence[dict[str, Any]], now: datet
             suppress(session, member, _reason(event), now)
             assert member.id is not None
             report.suppressed.append(member.id)
+            log.info(
+                "member %d suppressed: %s",
+                member.id,
+                _reason(event),
+                extra={"member_id": member.id, "delivery_id": delivery_id},
+            )
     session.commit()
     return report
 

@@ -9,6 +9,7 @@ after the lease cancels that batch first, then sends its rows again."""
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -52,6 +53,7 @@ from subscriptions.models import Frequency
 from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 
+log = logging.getLogger(__name__)
 LONDON = ZoneInfo("Europe/London")
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 _BATCHES: sa.Table = MailBatch.__table__  # type: ignore[attr-defined]
@@ -343,9 +345,15 @@ class _SendRun:
             )
         ]
         members = active_subscribers(self.session, [d.member_id for d in deliveries])
-        gone = [d.id for d in deliveries if d.member_id not in members]
+        gone = [d for d in deliveries if d.member_id not in members]
         if gone:  # unsubscribed, suppressed or erased since planning
-            self._finish(gone, "skipped")
+            self._finish([d.id for d in gone], "skipped")
+            for delivery in gone:
+                log.info(
+                    "delivery %d skipped: no longer subscribed",
+                    delivery.id,
+                    extra=_context(delivery),
+                )
         # One email per content. A digest follows the member's topics, so a member whose topics
         # changed since planning gets their own; a bulletin is the same for its whole audience.
         groups: defaultdict[tuple[str, tuple[str, ...]], list[tuple[_Claimed, Subscriber]]] = (
@@ -404,6 +412,10 @@ class _SendRun:
             except Rejected as error:
                 self._finish(ids, "failed", error=str(error))
                 self.report.errors.append(f"{len(ids)} deliveries refused: {error}")
+                for delivery in deliveries:
+                    log.warning(
+                        "delivery %d refused: %s", delivery.id, error, extra=_context(delivery)
+                    )
                 return
             except Throttled as error:
                 self._wait_after_failure(error, error.retry_after)
@@ -417,6 +429,14 @@ class _SendRun:
             else:
                 self.failures_in_a_row = 0
                 self._finish(ids, "sent")
+                log.info(
+                    "sent %d %s emails (deliveries %d to %d)",
+                    len(ids),
+                    deliveries[0].kind,
+                    min(ids),
+                    max(ids),
+                    extra={"kind": deliveries[0].kind, "period": deliveries[0].period},
+                )
                 return
 
     def _wait_after_failure(self, error: DeliveryError, retry_after: float | None = None) -> None:
@@ -629,6 +649,16 @@ class _Claimed:
 class _OpenBatch:
     send: SendBatch
     opened_at: datetime
+
+
+def _context(delivery: _Claimed) -> dict[str, object]:
+    """A delivery's fields for structured logs: ids, never the address."""
+    return {
+        "delivery_id": delivery.id,
+        "member_id": delivery.member_id,
+        "kind": delivery.kind,
+        "period": delivery.period,
+    }
 
 
 def _heading(kind: str) -> str:

@@ -3,6 +3,7 @@ parts and the unsubscribe headers, a refused recipient failed alone, an unreacha
 leaving everything for the next run."""
 
 import email
+import logging
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from alerter.delivery import transport_for
 from alerter.models import Delivery
 from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics import load_taxonomy
+from subscriptions.members import find_member
 from subscriptions.models import Frequency
 from tests.newsroom import Clock, add_subscriber, store_item
 
@@ -122,14 +124,23 @@ def test_each_member_gets_one_message_with_both_parts_and_their_own_links(
 
 
 def test_a_refused_recipient_fails_with_the_servers_answer_and_the_other_is_sent(
-    session: Session, settings: Settings, mailbox: tuple[Mailbox, int], two_members: None
+    session: Session,
+    settings: Settings,
+    mailbox: tuple[Mailbox, int],
+    two_members: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server, port = mailbox
     server.refuse.add("bob@castings.example")
 
-    report = run(session, smtp_settings(settings, port), [])
+    with caplog.at_level(logging.INFO, logger="alerter.sending"):
+        report = run(session, smtp_settings(settings, port), [])
 
     assert (report.sent, report.failed) == (1, 1)
+    [refused] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    bob = find_member(session, "bob@castings.example")
+    assert refused.member_id == bob.id  # type: ignore[union-attr]
+    assert refused.delivery_id and "@" not in refused.getMessage()
     assert [m["To"] for m in server.messages] == ["ann@alfed.example"]
     failed = [error for status, error in statuses(session) if status == "failed"]
     assert len(failed) == 1 and "550" in (failed[0] or "")

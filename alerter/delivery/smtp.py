@@ -42,7 +42,12 @@ class SmtpTransport:
                     email = mailing.expand(recipient)
                     connection.send_message(to_mime(email, self.mail_from, recipient.key))
         except smtplib.SMTPRecipientsRefused as error:
-            raise Rejected(f"the SMTP server refused the recipient: {error.recipients}") from None
+            # The server's answers without the addresses, which must not reach the logs.
+            answers = "; ".join(
+                f"{code} {reply.decode(errors='replace')}"
+                for code, reply in error.recipients.values()
+            )
+            raise Rejected(f"the SMTP server refused the recipient: {answers}") from None
         except smtplib.SMTPResponseException as error:
             message = f"the SMTP server answered {error.smtp_code}: {error.smtp_error!r}"
             if 500 <= error.smtp_code < 600:
