@@ -39,6 +39,7 @@ from alerter.labelling import reclassify as run_reclassification
 from alerter.logs import configure_logging
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
+from alerter.progress import progress_bar
 from alerter.sending import PlanReport, plan_digests, preview, run_digest, send_bulletin
 from alerter.sources.catalog import (
     SourceFileError,
@@ -181,7 +182,8 @@ def poll(
     """Poll every enabled source now and report what each one gave."""
     engine = _prepared_engine()
     try:
-        reports = poll_sources(engine, get_settings(), names=source or ())
+        with progress_bar("polling") as progress:
+            reports = poll_sources(engine, get_settings(), names=source or (), progress=progress)
     except UnknownSource as error:
         raise _fail(str(error)) from None
     for report in reports:
@@ -393,8 +395,10 @@ def reclassify(
     """Classify stored items again, e.g. after editing the topics file. Staff corrections stay."""
     since_time = _parse_since(since)
     engine = get_engine()
-    with session_scope(engine) as session:
-        done = run_reclassification(session, _classifier(session), since=since_time)
+    with session_scope(engine) as session, progress_bar("reclassifying") as progress:
+        done = run_reclassification(
+            session, _classifier(session), since=since_time, progress=progress
+        )
     typer.echo(f"reclassified {done} items")
 
 
@@ -488,18 +492,10 @@ def digest_send(
             _echo_plan(plan_digests(session, frequency, now, dry_run=True))
             return
         transport = _transport(settings)
-        plan, report = run_digest(
-            session,
-            transport,
-            settings,
-            taxonomy,
-            frequency,
-            now,
-            progress=lambda r: typer.echo(
-                f"  {r.sent + r.skipped + r.failed:,} settled, {transport.requests:,} requests",
-                err=True,
-            ),
-        )
+        with progress_bar(f"{frequency.value} digest") as progress:
+            plan, report = run_digest(
+                session, transport, settings, taxonomy, frequency, now, progress=progress
+            )
     _echo_plan(plan)
     typer.echo(
         f"sent {report.sent}, skipped {report.skipped} (no longer subscribed), "
@@ -568,14 +564,10 @@ def bulletin_send(
             start_sending(session, bulletin.id, by=by, now=now)
         except BulletinError as error:
             raise _fail(str(error)) from None
-        report = send_bulletin(
-            session,
-            transport,
-            settings,
-            taxonomy,
-            bulletin.id,
-            progress=lambda r: typer.echo(f"  {r.sent + r.skipped + r.failed:,} settled", err=True),
-        )
+        with progress_bar(f"bulletin {bulletin.id}") as progress:
+            report = send_bulletin(
+                session, transport, settings, taxonomy, bulletin.id, progress=progress
+            )
         outcome = results(session, bulletin.id)
     typer.echo(
         f"bulletin {bulletin.id}: sent {outcome.sent}, failed {outcome.failed}, skipped "

@@ -17,6 +17,7 @@ from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
 from alerter.labelling import load_classifier, write_topics
 from alerter.models import Source
 from alerter.parser_pool import Parsed, ParserPool
+from alerter.progress import Progress
 from alerter.sources import KINDS
 from alerter.sources.base import LayoutChanged, SourceError
 from alerter.sources.catalog import spec_of
@@ -81,14 +82,23 @@ def poll_sources(
     due_only: bool = False,
     clock: Clock = utc_now,
     transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
 ) -> list[SourceReport]:
     """Poll the named sources (all enabled ones when none are named) and return a report for each.
 
     With `due_only`, sources whose next poll (interval or back-off) is still ahead are left alone;
-    a manual poll does not wait for them.
+    a manual poll does not wait for them. `progress` hears of each source as it finishes.
     """
     return asyncio.run(
-        _poll(engine, settings, names=names, due_only=due_only, clock=clock, transport=transport)
+        _poll(
+            engine,
+            settings,
+            names=names,
+            due_only=due_only,
+            clock=clock,
+            transport=transport,
+            progress=progress or (lambda done, total: None),
+        )
     )
 
 
@@ -100,6 +110,7 @@ async def _poll(
     due_only: bool,
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None,
+    progress: Progress,
 ) -> list[SourceReport]:
     with Session(engine, expire_on_commit=False) as session:
         sources = _select_sources(session, names)
@@ -123,7 +134,16 @@ async def _poll(
                 transport=transport,
             ) as fetcher:
                 cycle = _Cycle(session, fetcher, parser, story_index(session), clock)
-                reports += await asyncio.gather(*(_poll_one(cycle, source) for source in claimed))
+                finished = 0
+
+                async def poll_and_count(source: Source) -> SourceReport:
+                    nonlocal finished
+                    report = await _poll_one(cycle, source)
+                    finished += 1
+                    progress(finished, len(claimed))
+                    return report
+
+                reports += await asyncio.gather(*(poll_and_count(s) for s in claimed))
     order = {name: n for n, name in enumerate(s.name for s in sources)}
     return sorted(reports, key=lambda report: order[report.source])
 

@@ -47,6 +47,7 @@ from alerter.delivery import (
 from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
 from alerter.digests import candidates, digest_items, new_items, on_topics
 from alerter.models import Delivery, MailBatch
+from alerter.progress import Progress
 from alerter.topics import Taxonomy
 from subscriptions.members import Subscriber, active_subscribers, subscribers
 from subscriptions.models import Frequency
@@ -200,7 +201,6 @@ class SendReport:
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
-Progress = Callable[[SendReport], None]
 
 # A request refused as "try later" or failing with a server error is tried this many times,
 # waiting RETRY_BASE_SECONDS, then twice that, and so on (or as long as Retry-After says).
@@ -227,8 +227,10 @@ def send_planned(
     progress: Progress | None = None,
 ) -> SendReport:
     """Send every planned (or abandoned) delivery, of one kind and period or of all: rows with
-    the same content go together, up to the transport's recipients per request."""
+    the same content go together, up to the transport's recipients per request. `progress` is
+    told how many of those to send at the start are settled (sent, skipped or failed)."""
     run = _SendRun(session, transport, settings, taxonomy, clock, sleep, cap, kind, period)
+    total = run.unsettled()
     try:
         while True:
             run.recover_abandoned_batches()
@@ -237,7 +239,8 @@ def send_planned(
                 break
             run.send_claimed(ids)
             if progress is not None:
-                progress(run.report)
+                report = run.report
+                progress(min(report.sent + report.skipped + report.failed, total), total)
     except StopSending as error:
         run.report.errors.append(str(error))
         run.report.deferred = run.unsettled()

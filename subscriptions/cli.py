@@ -10,6 +10,7 @@ import typer
 from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
+from alerter.progress import progress_bar
 from alerter.topics import TaxonomyError, load_taxonomy
 from subscriptions.importing import ImportFileError, export_members, import_members
 from subscriptions.models import Member
@@ -51,7 +52,7 @@ def import_command(
         raise _stop(f"{file}: not UTF-8 text; save the CSV as UTF-8") from None
     except TaxonomyError as error:
         raise _stop(str(error)) from None
-    with session_scope(get_engine()) as session:
+    with session_scope(get_engine()) as session, progress_bar("importing") as progress:
         try:
             report = import_members(
                 session,
@@ -60,6 +61,7 @@ def import_command(
                 consent_confirmed=consent_confirmed,
                 imported_by=by,
                 now=datetime.now(UTC),
+                progress=progress,
             )
         except ImportFileError as error:
             raise _stop(f"{file}: {error}") from None

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from alerter.progress import Progress
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
@@ -69,15 +70,19 @@ def import_members(
     consent_confirmed: bool,
     imported_by: str,
     now: datetime,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import CSV text. With `consent_confirmed` (staff confirm they hold consent) new members
-    are active at once and the consent log says so; otherwise they await confirmation."""
+    are active at once and the consent log says so; otherwise they await confirmation.
+    `progress` hears of each row read."""
     report = ImportReport()
     rows = _read(text, known_topics, report)
     method = f"staff import by {imported_by}" + (
         " (consent confirmed by staff)" if consent_confirmed else ""
     )
-    for row in rows:
+    for done, row in enumerate(rows, start=1):
+        if progress is not None:
+            progress(done, len(rows))
         member = find_member(session, row.email)
         if member is None and is_erased(session, row.email):
             report.problems.append(
