@@ -135,13 +135,17 @@ def run(
     port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
 ) -> None:
     """The whole product in one process: the web app and the scheduled worker."""
+    settings = get_settings()
+    configure_logging(settings.log_format, logging.INFO)
+    _serve_with_worker(settings, host, port)
+
+
+def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from alerter.worker import build_scheduler, stop_scheduler
     from subscriptions.web.app import create_app
 
-    settings = get_settings()
-    configure_logging(settings.log_format, logging.INFO)
     engine = _prepared_engine()
     scheduler = build_scheduler(settings)
     scheduler.resume()
@@ -150,6 +154,35 @@ def run(
         uvicorn.run(create_app(settings, engine), host=host, port=port)
     finally:
         stop_scheduler(scheduler)
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and outbox.")
+    ] = Path("alerter-demo"),
+    port: Annotated[int, typer.Option(help="Port of the demo's web app.")] = 8000,
+) -> None:
+    """See alerter work with no network and no credentials: sample sources, members, digests
+    in an outbox folder, and the web app and worker running."""
+    from alerter.demo import STAFF_EMAIL, prepare, run_demo
+
+    def say(message: str) -> None:
+        typer.echo(f"  {message}")
+
+    typer.echo(f"alerter demo in {folder}/")
+    settings, news = prepare(folder, port, say)
+    result = run_demo(settings, news, say)
+    typer.echo(
+        f"""
+Look at:
+  the digests       {result.outbox}/ ({result.digests} .eml files; open one in a mail program)
+  a member's page   {result.manage_link}
+  the staff console {settings.base_url}/staff  ({STAFF_EMAIL}, password {result.staff_password})
+  members sign up   {settings.base_url}/signup
+"""
+    )
+    _serve_with_worker(settings, "127.0.0.1", port)
 
 
 @app.command()
