@@ -2,6 +2,7 @@
 
 import json
 import logging
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,10 +151,25 @@ def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     scheduler = build_scheduler(settings)
     scheduler.resume()
     typer.echo(f"alerter: web app on http://{host}:{port}, worker running; Ctrl-C stops both")
+    # Uvicorn stops on SIGTERM, then raises it again; exiting through Python instead lets the
+    # scheduler finish its jobs below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         uvicorn.run(create_app(settings, engine), host=host, port=port)
     finally:
         stop_scheduler(scheduler)
+
+
+@app.command()
+def ready() -> None:
+    """Exit 0 when alerter can work: the database answers, a worker is running, not every
+    source is failing (what /readyz says, for container health checks); 1 otherwise."""
+    from alerter.health import readiness
+
+    state = readiness(create_db_engine(get_settings().database_url), datetime.now(UTC))
+    _emit_json({"ready": state.ready, "problems": list(state.problems)})
+    if not state.ready:
+        raise typer.Exit(code=1)
 
 
 @app.command()
