@@ -2,10 +2,11 @@
 member receives it, send a test to oneself, confirm the audience, send, and follow progress.
 Sending runs after the response, in this process; the worker finishes it if this process dies."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerter.bulletins import (
@@ -69,11 +70,16 @@ def new_bulletin(request: Request, session: SessionDep, staff: CurrentStaff) -> 
     return _compose(request, session, staff, None, BulletinDraft("", ""), {})
 
 
-@router.post("/new", dependencies=[CsrfChecked])
-def create_bulletin(
-    request: Request,
-    session: SessionDep,
-    staff: CurrentStaff,
+@dataclass(frozen=True)
+class DraftForm:
+    """The compose form as posted: the draft, what to do with it, and the item search."""
+
+    action: str  # "save" or "search"
+    draft: BulletinDraft
+    search: dict[str, str]
+
+
+def draft_form(
     action: Annotated[str, Form()] = "save",
     subject: Annotated[str, Form()] = "",
     introduction: Annotated[str, Form()] = "",
@@ -84,10 +90,20 @@ def create_bulletin(
     filter_topic: Annotated[str, Form()] = "",
     source: Annotated[str, Form()] = "",
     since: Annotated[str, Form()] = "",
-) -> Response:
+) -> DraftForm:
     draft = BulletinDraft(subject, introduction, tuple(items), tuple(topics), audience == "all")
     search = {"q": q, "filter_topic": filter_topic, "source": source, "since": since}
-    return _save_or_search(request, session, staff, None, action, draft, search)
+    return DraftForm(action, draft, search)
+
+
+DraftFormDep = Annotated[DraftForm, Depends(draft_form)]
+
+
+@router.post("/new", dependencies=[CsrfChecked])
+def create_bulletin(
+    request: Request, session: SessionDep, staff: CurrentStaff, form: DraftFormDep
+) -> Response:
+    return _save_or_search(request, session, staff, None, form)
 
 
 @router.get("/{bulletin_id}")
@@ -123,16 +139,7 @@ def update_bulletin(
     bulletin_id: int,
     session: SessionDep,
     staff: CurrentStaff,
-    action: Annotated[str, Form()] = "save",
-    subject: Annotated[str, Form()] = "",
-    introduction: Annotated[str, Form()] = "",
-    audience: Annotated[str, Form()] = "topics",
-    topics: TopicsForm = [],  # noqa: B006
-    items: IdsForm = [],  # noqa: B006
-    q: Annotated[str, Form()] = "",
-    filter_topic: Annotated[str, Form()] = "",
-    source: Annotated[str, Form()] = "",
-    since: Annotated[str, Form()] = "",
+    form: DraftFormDep,
 ) -> Response:
     bulletin = _bulletin(session, bulletin_id)
     if bulletin is None:
@@ -141,9 +148,7 @@ def update_bulletin(
         return _message(
             request, staff, 409, "This bulletin has been sent", "A sent bulletin cannot change."
         )
-    draft = BulletinDraft(subject, introduction, tuple(items), tuple(topics), audience == "all")
-    search = {"q": q, "filter_topic": filter_topic, "source": source, "since": since}
-    return _save_or_search(request, session, staff, bulletin, action, draft, search)
+    return _save_or_search(request, session, staff, bulletin, form)
 
 
 @router.get("/{bulletin_id}/preview")
@@ -243,25 +248,25 @@ def _save_or_search(
     session: SessionDep,
     staff: Any,
     bulletin: Bulletin | None,
-    action: str,
-    draft: BulletinDraft,
-    search: dict[str, str],
+    form: DraftForm,
 ) -> Response:
     """Save the draft and go to its page, or show the form again with the items searched for
     (what was typed is kept either way)."""
-    if action == "search":
-        return _compose(request, session, staff, bulletin, draft, search)
+    if form.action == "search":
+        return _compose(request, session, staff, bulletin, form.draft, form.search)
     try:
         saved = save_draft(
             session,
             request.app.state.taxonomy,
-            draft,
+            form.draft,
             by=staff.email,
             now=datetime.now(UTC),
             bulletin_id=bulletin.id if bulletin else None,
         )
     except BulletinError as error:
-        return _compose(request, session, staff, bulletin, draft, search, error=str(error))
+        return _compose(
+            request, session, staff, bulletin, form.draft, form.search, error=str(error)
+        )
     return RedirectResponse(f"/staff/bulletins/{saved.id}?notice=saved", status_code=303)
 
 
