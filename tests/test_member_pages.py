@@ -102,26 +102,42 @@ def test_signup_confirm_manage_and_unsubscribe(
     assert member_status(engine) == MemberStatus.UNSUBSCRIBED
 
 
-def test_one_click_unsubscribe_works_without_a_cookie_or_form_token(
-    client: TestClient, engine: sa.Engine, outbox: Path, settings: Settings
-) -> None:
-    sign_up(client)
-    link = last_link(outbox, "confirm").replace("/confirm/", "/x/")  # not needed further
-    assert link
+def unsubscribe_path(client: TestClient, engine: sa.Engine) -> str:
     with Session(engine) as session:
         member = find_member(session, "jo@foundry.example")
         assert member is not None
-        from subscriptions.notices import member_link
+        link = member_link(client.app.state.settings, member, Purpose.UNSUBSCRIBE)  # type: ignore[attr-defined]
+    return link.replace("http://testserver", "")
 
-        unsubscribe = member_link(client.app.state.settings, member, Purpose.UNSUBSCRIBE)  # type: ignore[attr-defined]
+
+def test_one_click_unsubscribe_works_without_a_cookie_or_form_token(
+    client: TestClient, engine: sa.Engine, outbox: Path
+) -> None:
+    sign_up(client)
     fresh = TestClient(client.app)  # a mail provider: no session cookie
 
-    response = fresh.post(
-        unsubscribe.replace("http://testserver", ""), data={"List-Unsubscribe": "One-Click"}
-    )
+    response = fresh.post(unsubscribe_path(client, engine), data={"List-Unsubscribe": "One-Click"})
 
     assert response.status_code == 200
     assert member_status(engine) == MemberStatus.UNSUBSCRIBED
+
+
+def test_a_change_that_could_not_be_saved_is_never_reported_as_done(
+    client: TestClient, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up(client)
+    path = unsubscribe_path(client, engine)
+
+    def refuse(self: Session) -> None:
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(Session, "commit", refuse)
+    response = TestClient(client.app, raise_server_exceptions=False).post(path)
+    monkeypatch.undo()
+
+    assert response.status_code == 500
+    assert "You are unsubscribed" not in response.text
+    assert member_status(engine) == MemberStatus.PENDING
 
 
 def test_the_signup_answer_never_reveals_whether_an_address_is_known(

@@ -24,7 +24,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# Committed when the route returns, before the response goes out: a member must never read
+# "You are unsubscribed" about a change that was not saved.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def csrf_token(request: Request) -> str:
