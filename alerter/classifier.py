@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from alerter.examples import ExampleMatcher
+from alerter.examples import ExampleMatcher, LabelledExample
 from alerter.matching import Phrase, PhraseSet, Token, tokenise
 from alerter.topics import Taxonomy, Topic
 
@@ -88,6 +88,11 @@ class Classifier:
                 for phrase in phrases:
                     self._roles[phrase].append((topic, role))  # type: ignore[arg-type]
         self._phrases = PhraseSet(list(self._roles))
+
+    @property
+    def basis(self) -> tuple[Taxonomy, tuple[LabelledExample, ...]]:
+        """What it was built from: two classifiers with the same basis classify alike."""
+        return self.taxonomy, tuple(self.examples.examples) if self.examples else ()
 
     def classify(self, text: Text) -> Classification:
         return self.classify_many([text])[0]

@@ -39,29 +39,27 @@ class ExampleMatcher:
     """Finds, for each text, the labelled examples at least SIMILARITY alike."""
 
     def __init__(self, examples: Sequence[LabelledExample]) -> None:
-        self._examples = list(examples)
+        self.examples: tuple[LabelledExample, ...] = tuple(examples)
         self._vectoriser: Any = None
         self._matrix: Any = None
-        if self._examples:
+        if self.examples:
             # Imported here: scikit-learn takes a moment to load and most runs need none of it.
             from sklearn.feature_extraction.text import TfidfVectorizer
 
             # Texts arrive already split into normalised words (the rules needed them too).
             self._vectoriser = TfidfVectorizer(analyzer=_as_is, sublinear_tf=True, norm="l2")
-            self._matrix = self._vectoriser.fit_transform(
-                [words_of(e.text) for e in self._examples]
-            )
+            self._matrix = self._vectoriser.fit_transform([words_of(e.text) for e in self.examples])
 
     @property
     def active(self) -> bool:
-        return bool(self._examples)
+        return bool(self.examples)
 
     def neighbours(self, texts: Sequence[list[str]]) -> list[list[tuple[str, "Evidence", bool]]]:
         """For each text (as `words_of` gives it): (topic, evidence, keep) from its most similar
         example per topic; keep is False when staff removed that topic from the example."""
         from alerter.classifier import Evidence
 
-        if not self._examples or not texts:
+        if not self.examples or not texts:
             return [[] for _ in texts]
         similarities = (self._vectoriser.transform(list(texts)) @ self._matrix.T).toarray()
         results = []
@@ -71,7 +69,7 @@ class ExampleMatcher:
                 similarity = float(row[index])
                 if similarity < SIMILARITY:
                     break
-                example = self._examples[index]
+                example = self.examples[index]
                 for topic, keep in [(t, True) for t in example.added] + [
                     (t, False) for t in example.removed
                 ]:

@@ -115,7 +115,14 @@ class Token(NamedTuple):
 
 def tokenise(text: str) -> list[Token]:
     text = _AMPERSAND.sub(" and ", text)
-    return [Token(word, normalise_word(word)) for word in _WORD.findall(text)]
+    return [_token(word) for word in _WORD.findall(text)]
+
+
+@lru_cache(maxsize=65536)
+def _token(word: str) -> Token:
+    # One Token per distinct word: texts share most of their words, and the PhraseSet's cache
+    # then finds the same object again.
+    return Token(word, normalise_word(word))
 
 
 def _without_possessive(word: str) -> str:
@@ -195,12 +202,14 @@ class PhraseSet:
     def find(self, tokens: list[Token]) -> list[tuple[Phrase, int, int]]:
         """Every (phrase, start, end) match in the tokens; end is exclusive."""
         found: list[tuple[Phrase, int, int]] = []
+        cache, count = self._cache, len(tokens)
         for i, token in enumerate(tokens):
-            single, candidates = self._candidates(token)
-            found.extend((phrase, i, i + 1) for phrase in single)
+            single, candidates = cache.get(token) or self._candidates(token)
+            for phrase in single:
+                found.append((phrase, i, i + 1))
             for phrase in candidates:
                 end = i + len(phrase.words)
-                if end <= len(tokens) and all(
+                if end <= count and all(
                     word.matches(tokens[i + k]) for k, word in enumerate(phrase.words)
                 ):
                     found.append((phrase, i, end))

@@ -4,7 +4,8 @@ cycle's CPU work runs alongside its fetching and storing instead of after them."
 import asyncio
 import logging
 import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
@@ -52,42 +53,73 @@ def _parse_in_worker(document: Document, spec: SourceSpec) -> Parsed:
 
 
 class ParserPool:
-    """Worker processes for one poll cycle; with 0 workers, parses inline."""
+    """Worker processes that parse and classify; with 0 workers, parses inline.
+
+    A pool outlives an event loop: the worker keeps one warm across its poll cycles (see
+    `PoolKeeper`), while a one-off poll uses one as an async context manager and closes it."""
 
     def __init__(self, workers: int, classifier: Classifier) -> None:
         self._workers = workers
         self._classifier = classifier
-        self._executor: Executor | None = None
-        self._starting: asyncio.Future[None] | None = None
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._started = False
+
+    @property
+    def classifier(self) -> Classifier:
+        return self._classifier
 
     def start(self) -> None:
         """Begin starting the workers in a thread: the fork server takes a moment, and the
         cycle's fetching need not wait for it."""
-        if self._workers and self._starting is None:
-            self._starting = asyncio.ensure_future(asyncio.to_thread(self._start_workers))
+        with self._lock:
+            if self._workers and not self._started:
+                self._started = True
+                threading.Thread(target=self._start_workers, daemon=True).start()
 
     def _start_workers(self) -> None:
-        self._executor = ProcessPoolExecutor(
-            self._workers, mp_context=_CONTEXT, initializer=_install, initargs=(self._classifier,)
-        )
-        for _ in range(self._workers):
-            self._executor.submit(int)  # the executor forks its workers on demand
+        try:
+            self._executor = ProcessPoolExecutor(
+                self._workers,
+                mp_context=_CONTEXT,
+                initializer=_install,
+                initargs=(self._classifier,),
+            )
+            for _ in range(self._workers):
+                self._executor.submit(int)  # the executor forks its workers on demand
+        finally:
+            self._ready.set()
 
     async def parse(self, document: Document, spec: SourceSpec) -> Parsed:
         if self._workers == 0:
             return parse_document(document, spec, self._classifier)
         self.start()
-        assert self._starting is not None
-        await self._starting
-        assert self._executor is not None
+        if not self._ready.is_set():
+            await asyncio.to_thread(self._ready.wait)
         loop = asyncio.get_running_loop()
         try:
+            if self._executor is None:
+                raise BrokenProcessPool("the parser processes did not start")
             return await loop.run_in_executor(self._executor, _parse_in_worker, document, spec)
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): parse the rest of this cycle here instead.
-            log.warning("parser processes failed; parsing in the poller for this cycle")
+            # A worker died (killed, out of memory): parse here instead, until the pool is
+            # replaced (the next poll cycle's, or the keeper's next pool).
+            log.warning("parser processes failed; parsing in the poller instead")
             self._workers = 0
             return parse_document(document, spec, self._classifier)
+
+    @property
+    def usable(self) -> bool:
+        """False once the worker processes have failed and parsing fell back to the poller."""
+        return self._workers > 0 or not self._started
+
+    def close(self) -> None:
+        if self._started:
+            self._ready.wait()
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
 
     async def __aenter__(self) -> "ParserPool":
         return self
@@ -98,7 +130,36 @@ class ParserPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._starting is not None:
-            await self._starting
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+        await asyncio.to_thread(self.close)
+
+
+class PoolKeeper:
+    """One warm ParserPool for a long-running process: starting worker processes costs most
+    of a second, so the worker does it once, not every minute. The pool is replaced when the
+    classifier it was given changes (a staff correction, an edited taxonomy), or after its
+    processes failed."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ParserPool | None = None
+        self._lock = threading.Lock()
+
+    def pool_for(self, classifier: Classifier) -> ParserPool:
+        with self._lock:
+            current = self._pool
+            if (
+                current is None
+                or not current.usable
+                or (current.classifier.basis != classifier.basis)
+            ):
+                if current is not None:
+                    current.close()
+                current = self._pool = ParserPool(self._workers, classifier)
+                current.start()
+            return current
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None

@@ -16,7 +16,7 @@ from alerter.config import Settings
 from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
 from alerter.labelling import load_classifier, write_topics
 from alerter.models import Source
-from alerter.parser_pool import Parsed, ParserPool
+from alerter.parser_pool import Parsed, ParserPool, PoolKeeper
 from alerter.progress import Progress
 from alerter.sources import KINDS
 from alerter.sources.base import LayoutChanged, SourceError
@@ -83,11 +83,14 @@ def poll_sources(
     clock: Clock = utc_now,
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
+    parsers: PoolKeeper | None = None,
 ) -> list[SourceReport]:
     """Poll the named sources (all enabled ones when none are named) and return a report for each.
 
     With `due_only`, sources whose next poll (interval or back-off) is still ahead are left alone;
     a manual poll does not wait for them. `progress` hears of each source as it finishes.
+    `parsers` keeps the parser processes warm between the cycles of a long-running process;
+    without it, the cycle starts its own and stops them at the end.
     """
     return asyncio.run(
         _poll(
@@ -98,6 +101,7 @@ def poll_sources(
             clock=clock,
             transport=transport,
             progress=progress or (lambda done, total: None),
+            parsers=parsers,
         )
     )
 
@@ -111,6 +115,7 @@ async def _poll(
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None,
     progress: Progress,
+    parsers: PoolKeeper | None,
 ) -> list[SourceReport]:
     with Session(engine, expire_on_commit=False) as session:
         sources = _select_sources(session, names)
@@ -123,9 +128,15 @@ async def _poll(
                 if source not in claimed
             ]
         classifier = load_classifier(session, settings.topics)
-        async with ParserPool(settings.parse_workers, classifier) as parser:
-            if claimed:
-                parser.start()
+        own_pool = parsers is None
+        parser = (
+            ParserPool(settings.parse_workers, classifier)
+            if parsers is None
+            else parsers.pool_for(classifier)
+        )
+        if claimed:
+            parser.start()
+        try:
             async with Fetcher(
                 deadline_seconds=settings.fetch_deadline_seconds,
                 max_bytes=settings.fetch_max_bytes,
@@ -144,6 +155,9 @@ async def _poll(
                     return report
 
                 reports += await asyncio.gather(*(poll_and_count(s) for s in claimed))
+        finally:
+            if own_pool:
+                await asyncio.to_thread(parser.close)
     order = {name: n for n, name in enumerate(s.name for s in sources)}
     return sorted(reports, key=lambda report: order[report.source])
 

@@ -67,6 +67,7 @@ class StoryIndex:
     def __init__(self, loader: HeadlineLoader) -> None:
         self._loader = loader
         self._loaded_days: set[date] = set()
+        self._ready_days: set[date] = set()  # days whose whole window has been loaded
         self._postings: defaultdict[frozenset[str], list[Headline]] = defaultdict(list)
         self._known: set[int] = set()
 
@@ -94,10 +95,13 @@ class StoryIndex:
         return None
 
     def _load_around(self, moment: datetime) -> None:
+        if moment.date() in self._ready_days:  # its whole window is loaded already
+            return
         first = (moment - STORY_WINDOW).date()
         days = [first + timedelta(days=n) for n in range(STORY_WINDOW.days * 2 + 2)]
         missing = [day for day in days if day not in self._loaded_days]
         if not missing:
+            self._ready_days.add(moment.date())
             return
         start = datetime.combine(missing[0], datetime.min.time(), tzinfo=moment.tzinfo)
         end = datetime.combine(
@@ -108,3 +112,4 @@ class StoryIndex:
         self._loaded_days.update(
             missing[0] + timedelta(days=n) for n in range((missing[-1] - missing[0]).days + 1)
         )
+        self._ready_days.add(moment.date())

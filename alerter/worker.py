@@ -24,6 +24,7 @@ from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
 from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, worker_name
+from alerter.parser_pool import PoolKeeper
 from alerter.poll import poll_sources
 from alerter.sending import LONDON, plan_digests, run_digest, send_planned
 from alerter.sources.catalog import sync_source_file
@@ -37,13 +38,20 @@ log = logging.getLogger(__name__)
 # The jobs. APScheduler stores them by name, so they are plain module-level functions.
 
 
+# The parser processes this worker keeps warm between its poll cycles.
+_parsers: PoolKeeper | None = None
+
+
 def poll_due_sources() -> None:
     """Poll every source whose own interval (or back-off) has come round."""
+    global _parsers
     settings = get_settings()
     engine = get_engine()
     with session_scope(engine) as session:
         sync_source_file(session, settings.sources)
-    for report in poll_sources(engine, settings, due_only=True):
+    if _parsers is None:
+        _parsers = PoolKeeper(settings.parse_workers)
+    for report in poll_sources(engine, settings, due_only=True, parsers=_parsers):
         if report.status == "failed":
             log.warning("source %s failed: %s", report.source, report.error)
 
@@ -173,6 +181,8 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:
     """Let jobs under way finish, then stop, telling /readyz that this worker has gone."""
     scheduler.shutdown(wait=True)
+    if _parsers is not None:
+        _parsers.close()
     with session_scope(get_engine()) as session:
         stop_beating(session, worker_name())
 

@@ -4,7 +4,8 @@ import signal
 
 from alerter.classifier import Classifier
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.parser_pool import ParserPool
+from alerter.examples import ExampleMatcher, LabelledExample
+from alerter.parser_pool import ParserPool, PoolKeeper
 from alerter.sources.base import Document, SourceSpec
 from alerter.topics import load_taxonomy
 from tests.feeds import Story, rss
@@ -43,3 +44,25 @@ def test_a_killed_worker_does_not_lose_the_parse() -> None:
         return [entry.title for entry in parsed.result.entries]
 
     assert asyncio.run(run()) == ["Steel safeguard quota reopens"]
+
+
+def test_the_keeper_reuses_its_warm_pool_across_event_loops_until_the_classifier_changes() -> None:
+    keeper = PoolKeeper(1)
+    try:
+        first = keeper.pool_for(Classifier(load_taxonomy(DEFAULT_TOPICS_FILE)))
+        titles = [asyncio.run(first.parse(FEED, SPEC)).result.entries[0].title for _ in range(2)]
+        same = keeper.pool_for(Classifier(load_taxonomy(DEFAULT_TOPICS_FILE)))
+        example = LabelledExample(
+            1, "Quota news", "Quota news\\n", frozenset({"events"}), frozenset()
+        )
+        changed = keeper.pool_for(
+            Classifier(load_taxonomy(DEFAULT_TOPICS_FILE), ExampleMatcher([example]))
+        )
+        parsed = asyncio.run(changed.parse(FEED, SPEC))
+    finally:
+        keeper.close()
+
+    assert titles == ["Steel safeguard quota reopens"] * 2  # two cycles, one pool
+    assert same is first
+    assert changed is not first  # a staff correction: the workers must know it
+    assert parsed.result.entries[0].title == "Steel safeguard quota reopens"
