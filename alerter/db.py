@@ -1,6 +1,6 @@
 """The one place that creates the database engine, applies migrations and opens sessions."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -42,6 +42,15 @@ def _begin_immediate(connection: sa.Connection) -> None:
     """Take SQLite's write lock when a transaction starts: a transaction that read and then wants
     to write after another process wrote would otherwise fail with "database is locked"."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN values`. On PostgreSQL it is `column = ANY(array)`: one parameter instead of
+    one per value, which spares the server planning a new statement for every list length."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(values)
 
 
 def insert_ignoring_duplicates(session: Session, table: sa.Table, unique: list[str]) -> Any:

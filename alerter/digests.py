@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from alerter.db import among
 from alerter.digest import DigestItem
 from alerter.models import Item, ItemTopic, Sighting, Source
 
@@ -58,13 +59,14 @@ def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
     publishers: defaultdict[int, list[str]] = defaultdict(list)
     for start in range(0, len(ids), _CHUNK):
         chunk = list(ids[start : start + _CHUNK])
-        items += session.exec(select(Item).where(col(Item.id).in_(chunk)))
-        for row in session.exec(select(ItemTopic).where(col(ItemTopic.item_id).in_(chunk))):
+        items += session.exec(select(Item).where(among(session, col(Item.id), chunk)))
+        topics = select(ItemTopic).where(among(session, col(ItemTopic.item_id), chunk))
+        for row in session.exec(topics):
             strengths[row.item_id][row.topic_id] = topic_strength(row.assigned_by, row.evidence)
         for item_id, publisher in session.exec(
             select(Sighting.item_id, Source.publisher)
             .join(Source, col(Source.id) == Sighting.source_id)
-            .where(col(Sighting.item_id).in_(chunk))
+            .where(among(session, col(Sighting.item_id), chunk))
             .order_by(col(Sighting.id))
         ):
             if publisher not in publishers[item_id]:

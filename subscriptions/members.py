@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, delete, select
 
+from alerter.db import among
 from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus, MemberTopic
 
 
@@ -326,7 +327,7 @@ def active_subscribers(session: Session, member_ids: Sequence[int]) -> dict[int,
     found: list[Subscriber] = []
     for start in range(0, len(member_ids), 1000):
         chunk = member_ids[start : start + 1000]
-        found += _active(session, _MEMBERS.c.id.in_(chunk))
+        found += _active(session, among(session, _MEMBERS.c.id, chunk))
     return {s.id: s for s in found}
 
 
@@ -351,7 +352,7 @@ def _active(session: Session, condition: sa.ColumnElement[bool]) -> list[Subscri
     for start in range(0, len(ids), 1000):
         for member_id, topic_id in session.exec(
             select(MemberTopic.member_id, MemberTopic.topic_id)
-            .where(col(MemberTopic.member_id).in_(ids[start : start + 1000]))
+            .where(among(session, col(MemberTopic.member_id), ids[start : start + 1000]))
             .order_by(col(MemberTopic.id))
         ):
             topics.setdefault(member_id, []).append(topic_id)

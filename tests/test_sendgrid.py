@@ -221,7 +221,9 @@ def test_a_sender_that_died_after_sendgrid_took_the_request_is_cancelled_then_re
         run(session, sg_settings)
     monkeypatch.undo()
     session.rollback()
-    assert len(sendgrid.accepted) == 1  # SendGrid has it; the ledger does not know
+    # The sender dies as it marks its claim: SendGrid took both contents' requests, the ledger
+    # knows of neither.
+    assert len(sendgrid.accepted) == 2
 
     later, _ = run(session, sg_settings, now=NOW + timedelta(minutes=2))
 
