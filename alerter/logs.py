@@ -8,6 +8,9 @@ import sys
 from datetime import UTC, datetime
 
 CONTEXT = ("source", "member_id", "delivery_id", "bulletin_id", "kind", "period")
+# Libraries that report every job run or migration step at INFO: at that level a worker's log
+# would be mostly theirs.
+CHATTY = ("apscheduler", "alembic")
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,3 +37,5 @@ def configure_logging(log_format: str, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -51,9 +51,14 @@ def poll_due_sources() -> None:
         sync_source_file(session, settings.sources)
     if _parsers is None:
         _parsers = PoolKeeper(settings.parse_workers)
-    for report in poll_sources(engine, settings, due_only=True, parsers=_parsers):
-        if report.status == "failed":
-            log.warning("source %s failed: %s", report.source, report.error)
+    reports = poll_sources(engine, settings, due_only=True, parsers=_parsers)
+    if reports:  # each failure is logged by the poll itself, with its source
+        log.info(
+            "polled %d sources: %d new items, %d failed",
+            len(reports),
+            sum(r.new for r in reports if not r.backlog),
+            sum(r.status == "failed" for r in reports),
+        )
 
 
 def send_digest(frequency: str) -> None:
