@@ -14,7 +14,7 @@ from alerter.config import Settings
 from alerter.db import insert_ignoring_duplicates
 from alerter.delivery import Email, Personalization, Transport, single
 from alerter.digests import digest_items
-from alerter.models import Bulletin, Delivery, Item
+from alerter.models import Bulletin, Delivery, Item, MailBatch
 from alerter.topics import Taxonomy
 from subscriptions.members import Audience, audience
 
@@ -206,16 +206,21 @@ class BulletinResults:
     failed: int
     skipped: int  # unsubscribed or suppressed between the press and their turn
     errors: tuple[str, ...]  # the mail service's reasons for failures
+    # When SendGrid hands the last of them to inboxes: it holds each batch for a few minutes,
+    # the window in which a request whose answer was lost can still be cancelled.
+    delivered_by: datetime | None = None
 
 
 def results(session: Session, bulletin_id: int) -> BulletinResults:
-    rows = session.exec(
-        select(Delivery.status, Delivery.error).where(
-            Delivery.kind == KIND, Delivery.period == period_of(bulletin_id)
-        )
-    ).all()
+    ours = sa.and_(_DELIVERIES.c.kind == KIND, _DELIVERIES.c.period == period_of(bulletin_id))
+    rows = session.exec(select(Delivery.status, Delivery.error).where(ours)).all()
     counts = Counter(status for status, _ in rows)
     errors = tuple(dict.fromkeys(e for status, e in rows if status == "failed" and e))
+    delivered_by = session.exec(
+        select(sa.func.max(MailBatch.send_at))
+        .join(Delivery, col(Delivery.batch_id) == MailBatch.id)
+        .where(ours, Delivery.status == "sent")
+    ).one()
     return BulletinResults(
         planned=len(rows),
         to_send=counts["planned"] + counts["sending"],
@@ -223,6 +228,7 @@ def results(session: Session, bulletin_id: int) -> BulletinResults:
         failed=counts["failed"],
         skipped=counts["skipped"],
         errors=errors,
+        delivered_by=delivered_by,
     )
 
 

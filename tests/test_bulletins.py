@@ -25,7 +25,7 @@ from alerter.bulletins import (
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
-from alerter.models import Delivery
+from alerter.models import Bulletin, Delivery
 from alerter.sending import run_digest, send_bulletin
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member, suppress, unsubscribe
@@ -217,6 +217,10 @@ def test_the_command_sends_one_email_to_each_active_follower_and_refuses_to_repe
     assert "sent 2, failed 0" in sent.stdout
     delivered = sendgrid.delivered()
     assert sorted(d.to for d in delivered) == ["ann@alfed.example", "bob@castings.example"]
+    [bulletin] = session.exec(select(Bulletin)).all()
+    held_until = results(session, bulletin.id or 0).delivered_by
+    session.rollback()  # SQLite: a reader that stays open keeps the next command waiting
+    assert held_until is not None and held_until > datetime.now(UTC) + timedelta(minutes=10)
     assert all(d.categories == ("bulletin",) for d in delivered)
     assert all("<strong>memorandum</strong>" in d.html for d in delivered)
     assert all("Steel safeguard quota reopens" in d.text for d in delivered)
