@@ -26,6 +26,7 @@ class Problem:
     key: str  # what it is about: one alert per key while it lasts
     subject: str
     details: tuple[str, ...]
+    console_path: str = "/staff/sources"  # the staff page that shows it
 
 
 def current_problems(session: Session, now: datetime) -> list[Problem]:
@@ -83,6 +84,7 @@ def _delivery_problems(session: Session, now: datetime) -> list[Problem]:
                 f"deliveries-failed:{kind}:{period}",
                 f"{_emails(count, kind)} of {period} failed",
                 ("The mail service refused them:", *(r or "no reason given" for r in reasons)),
+                "/staff/deliveries",
             )
         )
     unsent = session.exec(
@@ -102,6 +104,7 @@ def _delivery_problems(session: Session, now: datetime) -> list[Problem]:
                     "The run that planned them could not finish: is the worker running, and "
                     "does the mail service answer? They are sent as soon as it can.",
                 ),
+                "/staff/deliveries",
             )
         )
     return problems
@@ -153,7 +156,10 @@ def alert_staff(session: Session, transport: Transport, settings: Settings, now:
 
 
 def _alert_email(settings: Settings, problem: Problem, to: str) -> Email:
-    context = {"problem": problem, "console_url": f"{settings.base_url.rstrip('/')}/staff/sources"}
+    context = {
+        "problem": problem,
+        "console_url": f"{settings.base_url.rstrip('/')}{problem.console_path}",
+    }
     return Email(
         to=to,
         subject=f"alerter: {problem.subject}",

@@ -390,3 +390,11 @@ def audience(session: Session, topics: Sequence[str] | None) -> Audience:
     rows = session.execute(query.order_by(_MEMBERS.c.id)).all()
     active = [member_id for member_id, status in rows if status == MemberStatus.ACTIVE]
     return Audience(active, len(rows) - len(active))
+
+
+def emails_of(session: Session, member_ids: Sequence[int]) -> dict[int, str]:
+    """Member id -> address, for staff pages (erased members have none)."""
+    rows = session.execute(
+        sa.select(_MEMBERS.c.id, _MEMBERS.c.email).where(among(session, _MEMBERS.c.id, member_ids))
+    )
+    return {member_id: email for member_id, email in rows if email}

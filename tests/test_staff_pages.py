@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.labelling import classify_items, load_classifier, topics_of
-from alerter.models import Source
+from alerter.models import Delivery, Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from subscriptions.members import find_member
 from subscriptions.models import MemberStatus
 from subscriptions.staff import create_staff
 from subscriptions.web.app import create_app
+from tests.newsroom import add_subscriber
 from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -32,6 +33,7 @@ STAFF_PAGES = [
     "/staff/members.csv",
     "/staff/bulletins",
     "/staff/bulletins/new",
+    "/staff/deliveries",
 ]
 
 
@@ -206,3 +208,35 @@ def test_staff_add_edit_and_erase_a_member(client: TestClient, engine: sa.Engine
     with Session(engine) as session:
         assert find_member(session, "dev@forge.example") is None
     assert "dev@forge.example" not in client.get("/staff/members.csv").text
+
+
+def test_staff_see_each_runs_outcome_and_why_deliveries_failed(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        for n, status in enumerate(["sent", "sent", "failed", "skipped"]):
+            member_id = add_subscriber(session, f"m{n}@foundry.example", ["tariffs"], joined=NOW)
+            session.add(
+                Delivery(
+                    member_id=member_id,
+                    kind="digest-weekly",
+                    period="2026-W10",
+                    status=status,
+                    window_start=NOW,
+                    window_end=NOW,
+                    planned_at=datetime.now(UTC),  # within the page's 30 days
+                    error="SendGrid answered 400: invalid email" if status == "failed" else None,
+                )
+            )
+        session.commit()
+    sign_in(client)
+
+    runs = client.get("/staff/deliveries")
+    failed = client.get("/staff/deliveries/digest-weekly/2026-W10")
+
+    row = re.search(r"digest-weekly <span class=\"hint\">2026-W10</span>.*?</tr>", runs.text, re.S)
+    assert row is not None
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", row.group(0))]
+    assert cells[1:] == ["2", "1", "1", "0"]  # after the date: sent, failed, skipped, to send
+    assert "m2@foundry.example" in failed.text
+    assert "SendGrid answered 400: invalid email" in failed.text

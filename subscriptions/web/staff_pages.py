@@ -1,7 +1,7 @@
 """The staff console: items and their topics (with corrections), source health, members, CSV
 import and export, topics with subscriber counts. Every route requires a signed-in staff member."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from alerter.classifier import describe
 from alerter.delivery import transport_for
 from alerter.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
+from alerter.ledger import failures, recent_runs
 from alerter.models import Item
 from alerter.sources.catalog import list_sources, source_health
 from alerter.store import list_items
@@ -20,6 +21,7 @@ from subscriptions.members import (
     InvalidEmail,
     add_member,
     check_choices,
+    emails_of,
     erase,
     normalise_email,
     search_members,
@@ -123,6 +125,25 @@ def correct_item_topic(
 def sources_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
     health = [source_health(source) for source in list_sources(session)]
     return _staff_page(request, "sources.html", staff, sources=health)
+
+
+@router.get("/deliveries")
+def deliveries_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    """Every digest and bulletin run of the last 30 days, with what became of its emails."""
+    since = datetime.now(UTC) - timedelta(days=30)
+    return _staff_page(request, "deliveries.html", staff, runs=recent_runs(session, since))
+
+
+@router.get("/deliveries/{kind}/{period}")
+def failures_page(
+    request: Request, kind: str, period: str, session: SessionDep, staff: CurrentStaff
+) -> HTMLResponse:
+    """A run's failed deliveries, each with the mail service's reason."""
+    failed = failures(session, kind, period)
+    emails = emails_of(session, [f.member_id for f in failed])
+    return _staff_page(
+        request, "failures.html", staff, kind=kind, period=period, failed=failed, emails=emails
+    )
 
 
 @router.get("/topics")
