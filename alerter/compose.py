@@ -5,6 +5,7 @@ The content is composed once per distinct email, with tags where each recipient'
 links go; `personalization` gives a recipient's values for those tags."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -87,14 +88,66 @@ def markdown_html(text: str) -> str:
     return str(_MARKDOWN.render(text))
 
 
+def markdown_text(text: str) -> str:
+    """Staff's Markdown as plain text: emphasis dropped, a link's address after its words,
+    list items marked, paragraphs apart, and nothing else of the syntax left."""
+    blocks: list[tuple[str, int | None]] = []  # (text, the top-level list it is an item of)
+    lists: list[list[int]] = []  # per open list: [next number], or [] for bullets
+    prefix, top_lists = "", 0
+    for token in _MARKDOWN.parse(text):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            top_lists += not lists
+            lists.append([int(token.attrs.get("start", 1) or 1)] if token.tag == "ol" else [])
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif token.type == "list_item_open":
+            numbering = lists[-1]
+            prefix = f"{numbering[0]}. " if numbering else "- "
+            if numbering:
+                numbering[0] += 1
+        elif token.type == "blockquote_open":
+            prefix = "> "
+        elif token.type in ("code_block", "fence"):
+            blocks.append((token.content.rstrip("\n"), None))
+        elif token.type == "inline":
+            indent = "  " * max(len(lists) - 1, 0)
+            item_of = top_lists if lists else None
+            blocks.append((indent + prefix + _inline_text(token.children or []), item_of))
+            prefix = ""
+    out = ""
+    for n, (block, item_of) in enumerate(blocks):
+        if n:  # the items of a list stay together; everything else is a paragraph apart
+            out += "\n" if item_of is not None and item_of == blocks[n - 1][1] else "\n\n"
+        out += block
+    return out
+
+
+def _inline_text(children: list[Any]) -> str:
+    out: list[str] = []
+    link: str | None = None
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif child.type == "link_open":
+            link = str(child.attrs.get("href", ""))
+        elif child.type == "link_close" and link:
+            out.append(f" ({link})")
+            link = None
+        elif child.type == "image":
+            out.append(child.content)
+    return "".join(out)
+
+
 def bulletin_mailing(content: BulletinContent) -> Mailing:
-    """The bulletin's email, with tags for the recipients' values and no recipients yet. The
-    plain-text part carries the introduction as written: Markdown reads as plain text."""
-    first_line = next((line for line in content.introduction.splitlines() if line.strip()), "")
+    """The bulletin's email, with tags for the recipients' values and no recipients yet."""
+    introduction_text = markdown_text(content.introduction)
     context = {
         "bulletin": content,
         "introduction_html": markdown_html(content.introduction),
-        "preheader": (first_line.lstrip("#*> ").strip() or content.subject)[:140],
+        "introduction_text": introduction_text,
+        "preheader": (introduction_text.split("\n", 1)[0] or content.subject)[:140],
     }
     text = render("email/bulletin.txt", **context, **{f: text_tag(f) for f in RECIPIENT_FIELDS})
     html = render("email/bulletin.html", **context, **{f: html_tag(f) for f in RECIPIENT_FIELDS})

@@ -97,7 +97,7 @@ def test_staff_compose_preview_test_and_send_a_bulletin_once(
     preview = client.get(f"{draft}/preview")
     assert preview.status_code == 200
     assert "&lt;strong&gt;quotas&lt;/strong&gt;" in preview.text  # the HTML part, in srcdoc
-    assert "The **quotas** change." in preview.text  # the text part
+    assert "The quotas change." in preview.text  # the text part, Markdown turned to text
     client.post(f"{draft}/test", data={"csrf_token": csrf(preview.text)})
     [test] = [email.message_from_bytes(p.read_bytes()) for p in outbox.glob("*.eml")]
     assert (test["To"], test["Subject"]) == (STAFF_EMAIL, "[Test] Safeguards change on 1 July")
