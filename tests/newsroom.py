@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.labelling import classify_items, load_classifier
-from alerter.models import Source
+from alerter.models import Delivery, Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from subscriptions.members import add_member
@@ -84,3 +84,25 @@ def add_subscriber(
     session.commit()
     assert member.id is not None
     return member.id
+
+
+def weekly_run(
+    session: Session, statuses: list[str], *, planned_at: datetime, error: str = ""
+) -> None:
+    """A weekly digest run of 2026-W10 as the ledger records it: one member per status, the
+    failed ones with `error`."""
+    for n, status in enumerate(statuses):
+        member_id = add_subscriber(session, f"m{n}@foundry.example", ["tariffs"], joined=planned_at)
+        session.add(
+            Delivery(
+                member_id=member_id,
+                kind="digest-weekly",
+                period="2026-W10",
+                status=status,
+                window_start=planned_at,
+                window_end=planned_at,
+                planned_at=planned_at,
+                error=error if status == "failed" else None,
+            )
+        )
+    session.commit()

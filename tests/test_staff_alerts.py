@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from alerter.config import Settings
 from alerter.delivery import OutboxTransport
-from alerter.models import Delivery, Source, StaffAlert
+from alerter.models import Source, StaffAlert
 from alerter.staff_alerts import alert_staff
-from tests.newsroom import add_subscriber, news_source
+from tests.newsroom import news_source, weekly_run
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -86,23 +86,12 @@ def test_selectors_that_stopped_matching_are_mailed_at_once_with_the_error(
 def test_failed_and_unsent_deliveries_are_each_one_problem_per_run(
     session: Session, outbox: OutboxTransport, staff_settings: Settings
 ) -> None:
-    for n, status in enumerate(["failed", "failed", "planned"]):
-        member_id = add_subscriber(session, f"m{n}@foundry.example", ["tariffs"], joined=NOW)
-        session.add(
-            Delivery(
-                member_id=member_id,
-                kind="digest-weekly",
-                period="2026-W10",
-                status=status,
-                window_start=NOW - timedelta(days=7),
-                window_end=NOW - timedelta(hours=2),
-                planned_at=NOW - timedelta(hours=2),
-                error="SendGrid answered 400: The from address does not match a verified Sender"
-                if status == "failed"
-                else None,
-            )
-        )
-    session.commit()
+    weekly_run(
+        session,
+        ["failed", "failed", "planned"],
+        planned_at=NOW - timedelta(hours=2),
+        error="SendGrid answered 400: The from address does not match a verified Sender",
+    )
 
     alert_staff(
         session, outbox, staff_settings.model_copy(update={"staff_email": "ops@alfed.example"}), NOW

@@ -12,14 +12,14 @@ from sqlmodel import Session
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.labelling import classify_items, load_classifier, topics_of
-from alerter.models import Delivery, Source
+from alerter.models import Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from subscriptions.members import find_member
 from subscriptions.models import MemberStatus
 from subscriptions.staff import create_staff
 from subscriptions.web.app import create_app
-from tests.newsroom import add_subscriber
+from tests.newsroom import weekly_run
 from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -214,21 +214,12 @@ def test_staff_see_each_runs_outcome_and_why_deliveries_failed(
     client: TestClient, engine: sa.Engine
 ) -> None:
     with Session(engine) as session:
-        for n, status in enumerate(["sent", "sent", "failed", "skipped"]):
-            member_id = add_subscriber(session, f"m{n}@foundry.example", ["tariffs"], joined=NOW)
-            session.add(
-                Delivery(
-                    member_id=member_id,
-                    kind="digest-weekly",
-                    period="2026-W10",
-                    status=status,
-                    window_start=NOW,
-                    window_end=NOW,
-                    planned_at=datetime.now(UTC),  # within the page's 30 days
-                    error="SendGrid answered 400: invalid email" if status == "failed" else None,
-                )
-            )
-        session.commit()
+        weekly_run(
+            session,
+            ["sent", "sent", "failed", "skipped"],
+            planned_at=datetime.now(UTC),  # within the page's 30 days
+            error="SendGrid answered 400: invalid email",
+        )
     sign_in(client)
 
     runs = client.get("/staff/deliveries")
