@@ -28,6 +28,10 @@ class BulletinError(ValueError):
     """A bulletin that cannot be saved or sent as asked; the message says why."""
 
 
+class AlreadySent(BulletinError):
+    """Send was pressed for a bulletin already sent: a second press, a reload, a colleague."""
+
+
 @dataclass(frozen=True)
 class BulletinDraft:
     subject: str
@@ -161,7 +165,7 @@ def start_sending(session: Session, bulletin_id: int, *, by: str, now: datetime)
     bulletin = get_bulletin(session, bulletin_id)
     if bulletin.status != "draft":
         session.rollback()
-        raise BulletinError(f"bulletin {bulletin_id} has already been sent")
+        raise AlreadySent(f"bulletin {bulletin_id} has already been sent")
     members = audience_of(session, bulletin).member_ids
     if not members:
         session.rollback()
@@ -176,7 +180,7 @@ def start_sending(session: Session, bulletin_id: int, *, by: str, now: datetime)
     ).rowcount
     if taken != 1:  # another press won between reading and writing
         session.rollback()
-        raise BulletinError(f"bulletin {bulletin_id} has already been sent")
+        raise AlreadySent(f"bulletin {bulletin_id} has already been sent")
     rows = [
         {
             "member_id": member_id,

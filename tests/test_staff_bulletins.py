@@ -152,3 +152,15 @@ def test_a_draft_without_an_audience_is_shown_again_with_the_reason(client: Test
     assert answer.status_code == 422
     assert "Choose the topics whose followers get it" in answer.text
     assert 'value="Hello"' in answer.text
+
+
+def test_a_missing_bulletin_gets_its_page_whatever_the_action(client: TestClient) -> None:
+    form = client.get("/staff/bulletins/new")
+
+    pages = [client.get("/staff/bulletins/999"), client.get("/staff/bulletins/999/preview")]
+    pages.append(client.post("/staff/bulletins/999/send", data={"csrf_token": csrf(form.text)}))
+
+    assert [p.status_code for p in pages] == [404, 404, 404]
+    assert all("There is no bulletin 999." in p.text for p in pages)
+    client.cookies.clear()
+    assert client.get("/staff/bulletins/999").url.path == "/staff/login"  # sign-in first

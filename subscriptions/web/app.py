@@ -20,7 +20,7 @@ from subscriptions.web import (
     staff_pages,
     webhooks,
 )
-from subscriptions.web.deps import page
+from subscriptions.web.deps import PageInstead, page
 from subscriptions.web.staff_auth import LoginRequired
 
 
@@ -49,8 +49,8 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
 
-    @app.exception_handler(member_pages.BadLink)
-    async def bad_link(request: Request, error: member_pages.BadLink) -> HTMLResponse:
+    @app.exception_handler(PageInstead)
+    async def page_instead(request: Request, error: PageInstead) -> HTMLResponse:
         return error.response
 
     @app.exception_handler(LoginRequired)

@@ -52,6 +52,14 @@ def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> Non
 CsrfChecked = Depends(check_csrf)
 
 
+class PageInstead(Exception):
+    """Raised by a route or a dependency that cannot go on (an unusable link, a missing
+    record): the app answers with the page it carries."""
+
+    def __init__(self, response: HTMLResponse) -> None:
+        self.response = response
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = (
         environment()

@@ -26,7 +26,7 @@ from subscriptions.members import (
 from subscriptions.models import Frequency, Member, MemberStatus
 from subscriptions.notices import member_link, news_link, send_confirmation, send_manage_link
 from subscriptions.tokens import Purpose, TokenExpired, TokenInvalid, matches, read_token
-from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
+from subscriptions.web.deps import CsrfChecked, PageInstead, SessionDep, SettingsDep, page
 
 router = APIRouter()
 
@@ -47,13 +47,6 @@ def _choices(request: Request, topics: list[str], frequency: str) -> dict[str, A
     }
 
 
-class BadLink(Exception):
-    """A link that cannot be used; the app answers with the page explaining why."""
-
-    def __init__(self, response: HTMLResponse) -> None:
-        self.response = response
-
-
 def _member_from(
     request: Request, session: Session, settings: Settings, purpose: Purpose, token: str
 ) -> Member:
@@ -61,14 +54,14 @@ def _member_from(
     try:
         subject = read_token(secret_key(settings), purpose, token)
     except TokenExpired:
-        raise BadLink(
+        raise PageInstead(
             page(request, "pages/link_expired.html", 410, token=token, purpose=purpose.value)
         ) from None
     except TokenInvalid:
-        raise BadLink(_invalid_link(request)) from None
+        raise PageInstead(_invalid_link(request)) from None
     member = session.get(Member, subject.member_id)
     if member is None or member.email is None or not matches(subject, member.email_hash):
-        raise BadLink(_invalid_link(request))
+        raise PageInstead(_invalid_link(request))
     return member
 
 

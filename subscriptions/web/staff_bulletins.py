@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerter.bulletins import (
     MAX_ITEMS,
+    AlreadySent,
     BulletinDraft,
     BulletinError,
     audience_of,
@@ -32,7 +34,7 @@ from alerter.sending import send_bulletin
 from alerter.sources.catalog import list_sources
 from alerter.store import list_items
 from alerter.topics import Taxonomy
-from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
+from subscriptions.web.deps import CsrfChecked, PageInstead, SessionDep, SettingsDep, page
 from subscriptions.web.staff_auth import CurrentStaff
 
 router = APIRouter(prefix="/staff/bulletins")
@@ -99,6 +101,19 @@ def draft_form(
 DraftFormDep = Annotated[DraftForm, Depends(draft_form)]
 
 
+def bulletin_of(
+    request: Request, bulletin_id: int, session: SessionDep, staff: CurrentStaff
+) -> Bulletin:
+    """The bulletin a route's path names, or its "no such bulletin" page."""
+    try:
+        return get_bulletin(session, bulletin_id)
+    except BulletinError:
+        raise PageInstead(_not_found(request, staff, bulletin_id)) from None
+
+
+BulletinDep = Annotated[Bulletin, Depends(bulletin_of)]
+
+
 @router.post("/new", dependencies=[CsrfChecked])
 def create_bulletin(
     request: Request, session: SessionDep, staff: CurrentStaff, form: DraftFormDep
@@ -108,11 +123,12 @@ def create_bulletin(
 
 @router.get("/{bulletin_id}")
 def bulletin_page(
-    request: Request, bulletin_id: int, session: SessionDep, staff: CurrentStaff
+    request: Request,
+    bulletin_id: int,
+    bulletin: BulletinDep,
+    session: SessionDep,
+    staff: CurrentStaff,
 ) -> HTMLResponse:
-    bulletin = _bulletin(session, bulletin_id)
-    if bulletin is None:
-        return _not_found(request, staff, bulletin_id)
     if bulletin.status == "draft":
         draft = BulletinDraft(
             bulletin.subject,
@@ -136,14 +152,11 @@ def bulletin_page(
 @router.post("/{bulletin_id}", dependencies=[CsrfChecked])
 def update_bulletin(
     request: Request,
-    bulletin_id: int,
+    bulletin: BulletinDep,
     session: SessionDep,
     staff: CurrentStaff,
     form: DraftFormDep,
 ) -> Response:
-    bulletin = _bulletin(session, bulletin_id)
-    if bulletin is None:
-        return _not_found(request, staff, bulletin_id)
     if bulletin.status != "draft":
         return _message(
             request, staff, 409, "This bulletin has been sent", "A sent bulletin cannot change."
@@ -154,14 +167,11 @@ def update_bulletin(
 @router.get("/{bulletin_id}/preview")
 def preview_page(
     request: Request,
-    bulletin_id: int,
+    bulletin: BulletinDep,
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
 ) -> HTMLResponse:
-    bulletin = _bulletin(session, bulletin_id)
-    if bulletin is None:
-        return _not_found(request, staff, bulletin_id)
     content = content_of(session, settings, request.app.state.taxonomy, bulletin)
     email = sample_email(settings, content, "member@example.org")
     return _page(request, "bulletin_preview.html", staff, bulletin=bulletin, email=email)
@@ -171,13 +181,11 @@ def preview_page(
 def test_send(
     request: Request,
     bulletin_id: int,
+    bulletin: BulletinDep,
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
 ) -> Response:
-    bulletin = _bulletin(session, bulletin_id)
-    if bulletin is None:
-        return _not_found(request, staff, bulletin_id)
     content = content_of(session, settings, request.app.state.taxonomy, bulletin)
     send_test(transport_for(settings), settings, content, staff.email)
     return RedirectResponse(f"/staff/bulletins/{bulletin_id}?notice=test-sent", status_code=303)
@@ -185,11 +193,12 @@ def test_send(
 
 @router.get("/{bulletin_id}/send")
 def confirm_page(
-    request: Request, bulletin_id: int, session: SessionDep, staff: CurrentStaff
+    request: Request,
+    bulletin_id: int,
+    bulletin: BulletinDep,
+    session: SessionDep,
+    staff: CurrentStaff,
 ) -> Response:
-    bulletin = _bulletin(session, bulletin_id)
-    if bulletin is None:
-        return _not_found(request, staff, bulletin_id)
     if bulletin.status != "draft":
         return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
     return _page(
@@ -205,6 +214,7 @@ def confirm_page(
 def send(
     request: Request,
     bulletin_id: int,
+    _exists: BulletinDep,  # a missing bulletin answers with its page
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
@@ -212,12 +222,10 @@ def send(
 ) -> Response:
     try:
         start_sending(session, bulletin_id, by=staff.email, now=datetime.now(UTC))
-    except BulletinError as error:
+    except AlreadySent:
         # A second press, a reload, or a colleague first: the bulletin page says what happened.
-        if _bulletin(session, bulletin_id) is None:
-            return _not_found(request, staff, bulletin_id)
-        if "already been sent" in str(error):
-            return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+        return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+    except BulletinError as error:
         return _message(request, staff, 422, "The bulletin was not sent", str(error))
     background.add_task(
         _send_in_background,
@@ -230,17 +238,10 @@ def send(
 
 
 def _send_in_background(
-    engine: Any, settings: Settings, taxonomy: Taxonomy, bulletin_id: int
+    engine: sa.Engine, settings: Settings, taxonomy: Taxonomy, bulletin_id: int
 ) -> None:
     with session_scope(engine) as session:
         send_bulletin(session, transport_for(settings), settings, taxonomy, bulletin_id)
-
-
-def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin | None:
-    try:
-        return get_bulletin(session, bulletin_id)
-    except BulletinError:
-        return None
 
 
 def _save_or_search(
