@@ -29,18 +29,24 @@ def candidates(
     session: Session, *, since: datetime, until: datetime, topics: Sequence[str]
 ) -> list[DigestItem]:
     """Items first stored in [since, until) carrying any of `topics`, never backlog."""
-    return on_topics(new_items(session, since=since, until=until), topics, since=since)
+    return new_items(session, since=since, until=until, topics=topics)
 
 
-def new_items(session: Session, *, since: datetime, until: datetime) -> list[DigestItem]:
-    """Every item first stored in [since, until) that is news (not backlog), topics or not."""
-    ids = session.exec(
-        select(Item.id).where(
-            Item.first_seen_at >= since,
-            Item.first_seen_at < until,
-            col(Item.backlog).is_(False),
-        )
-    ).all()
+def new_items(
+    session: Session, *, since: datetime, until: datetime, topics: Sequence[str] | None = None
+) -> list[DigestItem]:
+    """Every item first stored in [since, until) that is news (not backlog); with `topics`,
+    only those carrying one of them (chosen by the database: a member's page need not read
+    every topic's items)."""
+    query = select(Item.id).where(
+        Item.first_seen_at >= since,
+        Item.first_seen_at < until,
+        col(Item.backlog).is_(False),
+    )
+    if topics is not None:
+        tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(topics))
+        query = query.where(col(Item.id).in_(tagged))
+    ids = session.exec(query).all()
     return digest_items(session, [item_id for item_id in ids if item_id is not None])
 
 
