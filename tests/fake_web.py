@@ -2,6 +2,7 @@
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -144,3 +145,11 @@ class FakeWeb:
 
     def requests_to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path.split("?")[0] == path]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now, for a server a test starts elsewhere."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

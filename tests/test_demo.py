@@ -5,7 +5,6 @@ import email
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,7 @@ from alerter.db import create_db_engine
 from alerter.demo import MEMBERS
 from alerter.labelling import topics_of
 from alerter.models import Item
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.fake_web import free_port
 
 
 def test_the_demo_sends_each_member_a_digest_of_their_topics_and_serves_the_app(

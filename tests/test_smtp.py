@@ -4,7 +4,6 @@ leaving everything for the next run."""
 
 import email
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -21,6 +20,7 @@ from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member
 from subscriptions.models import Frequency
+from tests.fake_web import free_port
 from tests.newsroom import Clock, add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
@@ -55,13 +55,6 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.start()
     yield handler, controller.port
     controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def smtp_settings(settings: Settings, port: int) -> Settings:
