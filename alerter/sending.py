@@ -49,9 +49,20 @@ from alerter.digests import candidates, digest_items, new_items, on_topics
 from alerter.models import Delivery, MailBatch
 from alerter.progress import Progress
 from alerter.topics import Taxonomy
-from subscriptions.members import Subscriber, active_subscribers, subscribers
+from subscriptions.members import (
+    Subscriber,
+    active_subscribers,
+    awaiting_confirmation,
+    subscribers,
+)
 from subscriptions.models import Frequency
-from subscriptions.notices import member_link, news_link
+from subscriptions.notices import (
+    CONFIRMATION,
+    confirmation_mailing,
+    confirmation_recipient,
+    member_link,
+    news_link,
+)
 from subscriptions.tokens import Purpose
 
 log = logging.getLogger(__name__)
@@ -166,6 +177,32 @@ def plan_digests(
             session.execute(sa.text("ANALYZE delivery"))
         session.commit()
     return report
+
+
+def plan_confirmations(session: Session, member_ids: Sequence[int], now: datetime) -> str:
+    """Ledger rows for confirmation emails to these pending members (an import's new ones),
+    written in the caller's transaction beside the members themselves; `send_planned` sends
+    them (the worker's dispatcher, if no one sooner). Returns the run's period."""
+    period = now.strftime("%Y-%m-%dT%H:%M:%S")
+    rows = [
+        {
+            "member_id": member_id,
+            "kind": CONFIRMATION,
+            "period": period,
+            "status": "planned",
+            "window_start": now,
+            "window_end": now,
+            "item_ids": [],
+            "content_key": CONFIRMATION,
+            "planned_at": now,
+            "attempts": 0,
+        }
+        for member_id in member_ids
+    ]
+    if rows:
+        unique = ["member_id", "kind", "period"]
+        session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
+    return period
 
 
 def _bulletin_items_sent(session: Session, *, since: datetime) -> dict[int, set[int]]:
@@ -359,9 +396,19 @@ class _SendRun:
                 ).where(among(self.session, _DELIVERIES.c.id, ids))
             )
         ]
-        members = active_subscribers(self.session, [d.member_id for d in deliveries])
-        gone = [d for d in deliveries if d.member_id not in members]
-        if gone:  # unsubscribed, suppressed or erased since planning
+        # A confirmation goes to a member still pending; everything else to active members.
+        members = active_subscribers(
+            self.session, [d.member_id for d in deliveries if d.kind != CONFIRMATION]
+        )
+        pending = awaiting_confirmation(
+            self.session, [d.member_id for d in deliveries if d.kind == CONFIRMATION]
+        )
+
+        def member_of(delivery: _Claimed) -> Subscriber | None:
+            return (pending if delivery.kind == CONFIRMATION else members).get(delivery.member_id)
+
+        gone = [d for d in deliveries if member_of(d) is None]
+        if gone:  # unsubscribed, suppressed, erased (or, for a confirmation, confirmed) since
             self._finish([d.id for d in gone], "skipped")
             for delivery in gone:
                 log.info(
@@ -375,9 +422,9 @@ class _SendRun:
             defaultdict(list)
         )
         for delivery in deliveries:
-            member = members.get(delivery.member_id)
+            member = member_of(delivery)
             if member is not None:
-                topics = () if delivery.kind == BULLETIN else member.topics
+                topics = member.topics if delivery.kind.startswith("digest-") else ()
                 groups[(delivery.content_key, topics)].append((delivery, member))
         for (_, topics), group in groups.items():
             first = group[0][0]
@@ -386,7 +433,9 @@ class _SendRun:
                 self._finish([d.id for d, _ in group], "skipped")
                 continue
             recipients = tuple(
-                personalization(_recipient(self.settings, member, delivery))
+                confirmation_recipient(self.settings, member, str(delivery.id))
+                if delivery.kind == CONFIRMATION
+                else personalization(_recipient(self.settings, member, delivery))
                 for delivery, member in group
             )
             self.report.emails_composed += 1
@@ -402,6 +451,8 @@ class _SendRun:
 
     def _mailing(self, first: "_Claimed", topics: tuple[str, ...]) -> Mailing | None:
         """The content of `first`'s email (shared by its group), before recipients."""
+        if first.kind == CONFIRMATION:
+            return confirmation_mailing()
         if first.kind == BULLETIN:
             bulletin_id = int(first.period)
             if bulletin_id not in self._bulletins:

@@ -11,10 +11,10 @@ from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
 from alerter.progress import progress_bar
+from alerter.sending import plan_confirmations, send_planned
 from alerter.topics import TaxonomyError, load_taxonomy
-from subscriptions.importing import ImportFileError, export_members, import_members
-from subscriptions.models import Member
-from subscriptions.notices import send_confirmation
+from subscriptions.importing import ImportFileError, decode, export_members, import_members
+from subscriptions.notices import CONFIRMATION
 from subscriptions.staff import StaffError, create_staff
 
 members_app = typer.Typer(help="Members: import and export as CSV.", no_args_is_help=True)
@@ -37,49 +37,72 @@ def import_command(
             "(recorded in their consent log). Otherwise each gets a confirmation email.",
         ),
     ] = False,
+    update_existing: Annotated[
+        bool,
+        typer.Option(
+            "--update-existing",
+            help="Members already known take the file's name, organisation, topics and "
+            "frequency. Otherwise they are left as they are.",
+        ),
+    ] = False,
     by: Annotated[str, typer.Option(help="Who is importing: recorded in the consent log.")] = (
         "command line"
     ),
 ) -> None:
-    """Add or update members from a CSV file; bad rows are reported and skipped."""
+    """Add members from a CSV file (and update known ones, if asked); every row's outcome is
+    listed, and refused rows store nothing."""
     settings = get_settings()
     try:
-        text = file.read_text(encoding="utf-8-sig")
-        known_topics = load_taxonomy(settings.topics).ids
+        text = decode(file.read_bytes())
+        taxonomy = load_taxonomy(settings.topics)
     except OSError as error:
         raise _stop(f"{file}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise _stop(f"{file}: not UTF-8 text; save the CSV as UTF-8") from None
+    except ImportFileError as error:
+        raise _stop(f"{file}: {error}") from None
     except TaxonomyError as error:
         raise _stop(str(error)) from None
-    with session_scope(get_engine()) as session, progress_bar("importing") as progress:
-        try:
-            report = import_members(
-                session,
-                text,
-                known_topics=known_topics,
-                consent_confirmed=consent_confirmed,
-                imported_by=by,
-                now=datetime.now(UTC),
-                progress=progress,
+    now = datetime.now(UTC)
+    with session_scope(get_engine()) as session:
+        with progress_bar("importing") as progress:
+            try:
+                report = import_members(
+                    session,
+                    text,
+                    known_topics=taxonomy.ids,
+                    consent_confirmed=consent_confirmed,
+                    update_existing=update_existing,
+                    imported_by=by,
+                    now=now,
+                    progress=progress,
+                )
+            except ImportFileError as error:
+                raise _stop(f"{file}: {error}") from None
+            period = plan_confirmations(session, report.to_confirm, now)
+            session.commit()
+        for row in report.rows:
+            typer.echo(
+                f"line {row.line}: {row.email or '-'}: {row.outcome}"
+                + (f" ({row.detail})" if row.detail else "")
             )
-        except ImportFileError as error:
-            raise _stop(f"{file}: {error}") from None
-        transport = transport_for(settings)
-        for member_id in report.to_confirm:
-            member = session.get(Member, member_id)
-            assert member is not None
-            send_confirmation(settings, transport, member)
-    typer.echo(
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.problems)} rows with problems"
-    )
-    if report.to_confirm:
-        typer.echo(f"confirmation emails sent: {len(report.to_confirm)}")
-    for address in report.kept_opted_out:
-        typer.echo(f"kept as they are (unsubscribed or suppressed): {address}")
-    for problem in report.problems:
-        typer.echo(f"line {problem.line}: {problem.reason}")
+        typer.echo(report.summary())
+        if report.to_confirm:
+            with progress_bar("confirmation emails") as progress:
+                sent = send_planned(
+                    session,
+                    transport_for(settings),
+                    settings,
+                    taxonomy,
+                    kind=CONFIRMATION,
+                    period=period,
+                    clock=lambda: datetime.now(UTC),
+                    progress=progress,
+                )
+            typer.echo(
+                f"confirmation emails: {sent.sent} sent, {sent.failed} failed, "
+                f"{sent.deferred} left for the worker"
+            )
+            for reason in sent.errors:
+                typer.echo(f"  {reason}", err=True)
 
 
 @members_app.command("export")

@@ -1,13 +1,21 @@
 """Members in and out as CSV: `email,name,organisation,topics,frequency`, topics separated by `;`.
 
-Importing is idempotent (a known address is updated, never duplicated). Each bad row is reported
-with its line number and reason and nothing from it is stored; the good rows go in."""
+A file is read as spreadsheets save it: UTF-8, Windows-1252 (a UK Excel's plain "CSV") or
+UTF-16 with its byte-order mark ("Unicode Text"), separated by commas or tabs. Each line is one
+row and no field runs over several lines, so a quote left open cannot swallow the rows after it.
+Every row's outcome is reported with its line number: added, updated (saying what changed),
+left as is (saying why), or refused (saying why; nothing from it is stored). Existing members
+are changed only when the import is asked to update them."""
 
+import codecs
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
@@ -18,8 +26,7 @@ from subscriptions.members import (
     check_choices,
     choices_detail,
     create_member,
-    find_member,
-    is_erased,
+    email_hash,
     log_consent,
     normalise_email,
     set_topics,
@@ -28,28 +35,73 @@ from subscriptions.members import (
 from subscriptions.models import Frequency, Member, MemberStatus
 
 COLUMNS = ("email", "name", "organisation", "topics", "frequency")
+# The longest value each column may hold (the member table's limits).
+MAX_LENGTH = {"email": 320, "name": 200, "organisation": 200, "topics": 2000, "frequency": 20}
+# A spreadsheet treats a cell starting with one of these as a formula. Export puts a `'` before
+# them (the spreadsheets' own sign for "text"); import takes it off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_LOOKUP_CHUNK = 1000
+
+
+class Outcome(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    LEFT = "left as is"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
-class RowProblem:
+class RowResult:
+    """What the import did with one row of the file."""
+
     line: int
-    reason: str
+    email: str  # the address as stored, or as written in a refused row
+    outcome: Outcome
+    detail: str = ""  # what changed, or why it was left or refused
 
 
 @dataclass
 class ImportReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
+    rows: list[RowResult] = field(default_factory=list)
     # Members added without confirmed consent: each needs a confirmation email.
     to_confirm: list[int] = field(default_factory=list)
-    # Addresses left as they are because the member unsubscribed or is suppressed.
-    kept_opted_out: list[str] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(row.outcome == outcome for row in self.rows)
+
+    @property
+    def refused(self) -> list[RowResult]:
+        return [row for row in self.rows if row.outcome == Outcome.REFUSED]
+
+    def summary(self) -> str:
+        """ "2 added, 1 updated, 3 left as is, 1 refused"."""
+        return ", ".join(f"{self.count(outcome)} {outcome}" for outcome in Outcome)
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (not CSV, wrong header)."""
+    """The file as a whole cannot be read (not text, not CSV, wrong header)."""
+
+
+def decode(data: bytes) -> str:
+    """The file's text, in whichever of the encodings spreadsheets save it is used."""
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            text = data[len(codecs.BOM_UTF8) :].decode("utf-8")
+        elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = data.decode("utf-16")
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise ImportFileError(
+            "this is not a CSV file (it is not text in UTF-8, UTF-16 or Windows-1252); "
+            "save the spreadsheet as CSV and import that"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -68,35 +120,80 @@ def import_members(
     *,
     known_topics: Sequence[str],
     consent_confirmed: bool,
+    update_existing: bool = False,
     imported_by: str,
     now: datetime,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import CSV text. With `consent_confirmed` (staff confirm they hold consent) new members
-    are active at once and the consent log says so; otherwise they await confirmation.
-    `progress` hears of each row read."""
+    are active at once and the consent log says so; otherwise they await confirmation. Members
+    already known are left as they are unless `update_existing`. `progress` hears of each row."""
     report = ImportReport()
     rows = _read(text, known_topics, report)
     method = f"staff import by {imported_by}" + (
         " (consent confirmed by staff)" if consent_confirmed else ""
     )
+    members = _members_by_email(session, [row.email for row in rows])
+    erased = _erased(session, [row.email for row in rows if row.email not in members])
     for done, row in enumerate(rows, start=1):
         if progress is not None:
             progress(done, len(rows))
-        member = find_member(session, row.email)
-        if member is None and is_erased(session, row.email):
-            report.problems.append(
-                RowProblem(row.line, "this address asked to be erased; it is not imported again")
+        member = members.get(row.email)
+        if member is None and email_hash(row.email) in erased:
+            result = RowResult(
+                row.line,
+                row.email,
+                Outcome.REFUSED,
+                "this address asked to be erased; it is not imported again",
             )
-            continue
-        if member is None:
-            _add(session, row, consent_confirmed, method, now, report)
+        elif member is None:
+            result = _add(session, row, consent_confirmed, method, now, report)
         elif member.status in (MemberStatus.UNSUBSCRIBED, MemberStatus.SUPPRESSED):
-            report.kept_opted_out.append(row.email)
+            result = RowResult(
+                row.line,
+                row.email,
+                Outcome.LEFT,
+                f"{member.status}: an import never subscribes them again",
+            )
+        elif not update_existing:
+            result = RowResult(
+                row.line,
+                row.email,
+                Outcome.LEFT,
+                "already a member; their details are not changed unless the import is asked "
+                "to update existing members",
+            )
         else:
-            _update(session, member, row, method, now, report)
+            result = _update(session, member, row, method, now)
+        report.rows.append(result)
+    report.rows.sort(key=lambda result: result.line)
     session.flush()
     return report
+
+
+def _members_by_email(session: Session, emails: list[str]) -> dict[str, Member]:
+    found: dict[str, Member] = {}
+    for start in range(0, len(emails), _LOOKUP_CHUNK):
+        chunk = emails[start : start + _LOOKUP_CHUNK]
+        for member in session.exec(select(Member).where(col(Member.email).in_(chunk))):
+            found[member.email or ""] = member
+    return found
+
+
+def _erased(session: Session, emails: list[str]) -> set[str]:
+    """The address hashes, among these addresses', of members who asked to be erased."""
+    hashes = [email_hash(email) for email in emails]
+    found: set[str] = set()
+    for start in range(0, len(hashes), _LOOKUP_CHUNK):
+        found.update(
+            session.exec(
+                select(Member.email_hash).where(
+                    col(Member.email_hash).in_(hashes[start : start + _LOOKUP_CHUNK]),
+                    Member.status == MemberStatus.ERASED,
+                )
+            )
+        )
+    return found
 
 
 def _add(
@@ -106,7 +203,7 @@ def _add(
     method: str,
     now: datetime,
     report: ImportReport,
-) -> None:
+) -> RowResult:
     member = create_member(
         session,
         row.email,
@@ -120,34 +217,50 @@ def _add(
         now=now,
     )
     assert member.id is not None
-    report.added += 1
-    if not consent_confirmed:
-        report.to_confirm.append(member.id)
+    if consent_confirmed:
+        return RowResult(row.line, row.email, Outcome.ADDED, "active: consent confirmed by staff")
+    report.to_confirm.append(member.id)
+    return RowResult(
+        row.line, row.email, Outcome.ADDED, "awaiting confirmation: a confirmation email is sent"
+    )
 
 
-def _update(
-    session: Session, member: Member, row: _Row, method: str, now: datetime, report: ImportReport
-) -> None:
+def _update(session: Session, member: Member, row: _Row, method: str, now: datetime) -> RowResult:
     assert member.id is not None
-    before = (member.name, member.organisation, member.frequency, topics_of(session, member.id))
-    after = (row.name, row.organisation, str(row.frequency), row.topics)
-    if before == after:
-        report.unchanged += 1
-        return
+    topics = topics_of(session, member.id)
+    changes = [
+        f"{what}: {_shown(before)} → {_shown(after)}"
+        for what, before, after in (
+            ("name", member.name, row.name),
+            ("organisation", member.organisation, row.organisation),
+            ("topics", ", ".join(topics), ", ".join(row.topics)),
+            ("frequency", member.frequency, str(row.frequency)),
+        )
+        if before != after
+    ]
+    if not changes:
+        return RowResult(row.line, row.email, Outcome.LEFT, "already as the file says")
     member.name, member.organisation, member.frequency = row.name, row.organisation, row.frequency
-    set_topics(session, member, row.topics)
+    if topics != row.topics:
+        set_topics(session, member, row.topics)
     log_consent(
         session, member, "import-update", method, now, choices_detail(row.topics, row.frequency)
     )
-    report.updated += 1
+    return RowResult(row.line, row.email, Outcome.UPDATED, "; ".join(changes))
+
+
+def _shown(value: str) -> str:
+    return f"“{value}”" if value else "(none)"
 
 
 def _read(text: str, known_topics: Sequence[str], report: ImportReport) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    """The rows fit to import; each one that is not goes in the report as refused."""
+    lines = re.split(r"\r\n|\n|\r", text)
+    if not lines[0].strip():
+        raise ImportFileError("empty file; expected a header: " + ",".join(COLUMNS))
+    delimiter = "\t" if "\t" in lines[0] and "," not in lines[0] else ","
     try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except StopIteration:
-        raise ImportFileError("empty file; expected a header: " + ",".join(COLUMNS)) from None
+        header = [cell.strip().lower() for cell in _cells(lines[0], delimiter)]
     except csv.Error as error:
         raise ImportFileError(f"not a CSV file ({error})") from None
     missing = [column for column in COLUMNS if column not in header]
@@ -155,41 +268,82 @@ def _read(text: str, known_topics: Sequence[str], report: ImportReport) -> list[
         raise ImportFileError(
             f"the header lacks {', '.join(missing)}; expected: {','.join(COLUMNS)}"
         )
-    position = {column: header.index(column) for column in COLUMNS}
     rows: list[_Row] = []
     seen: dict[str, int] = {}
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            values = {c: cells[i].strip() if i < len(cells) else "" for c, i in position.items()}
-            try:
-                email = normalise_email(values["email"])
-                topics, frequency = check_choices(
-                    [t.strip() for t in values["topics"].split(";") if t.strip()],
-                    values["frequency"] or Frequency.WEEKLY,
-                    known_topics,
-                )
-            except (InvalidEmail, InvalidChoice) as error:
-                report.problems.append(RowProblem(line, str(error)))
-                continue
-            if email in seen:
-                report.problems.append(
-                    RowProblem(line, f"{email} already appears on line {seen[email]}")
-                )
-                continue
-            seen[email] = line
-            rows.append(
-                _Row(line, email, values["name"], values["organisation"], topics, frequency)
-            )
-    except csv.Error as error:
-        report.problems.append(RowProblem(reader.line_num, f"unreadable CSV ({error})"))
+    for line, raw in enumerate(lines[1:], start=2):
+        if not raw.strip(" " + delimiter):  # blank, or only the separators a spreadsheet left
+            continue
+        row = _row(line, raw, delimiter, header, known_topics)
+        if isinstance(row, RowResult):
+            report.rows.append(row)
+        elif row.email in seen:
+            reason = f"{row.email} already appears on line {seen[row.email]}"
+            report.rows.append(RowResult(line, row.email, Outcome.REFUSED, reason))
+        else:
+            seen[row.email] = line
+            rows.append(row)
     return rows
 
 
+def _row(
+    line: int, raw: str, delimiter: str, header: list[str], known_topics: Sequence[str]
+) -> "_Row | RowResult":
+    """One line of the file as a row to import, or the reason it is refused."""
+    try:
+        cells = _cells(raw, delimiter)
+    except csv.Error as error:
+        reason = (
+            "a quote opens a field that does not close on this line (a field cannot run over "
+            "several lines)"
+            if "unexpected end of data" in str(error)
+            else f"not readable as CSV ({error})"
+        )
+        written = raw.split(delimiter, 1)[0].strip().strip('"')
+        return RowResult(line, written[:320], Outcome.REFUSED, reason)
+    positions = {column: header.index(column) for column in COLUMNS}
+    values = {c: _as_text(cells[i]) if i < len(cells) else "" for c, i in positions.items()}
+    problem = _problem(cells, header, values)
+    if problem is None:
+        try:
+            email = normalise_email(values["email"])
+            topics, frequency = check_choices(
+                [t.strip() for t in values["topics"].split(";") if t.strip()],
+                values["frequency"] or Frequency.WEEKLY,
+                known_topics,
+            )
+        except (InvalidEmail, InvalidChoice) as error:
+            problem = str(error)
+        else:
+            return _Row(line, email, values["name"], values["organisation"], topics, frequency)
+    return RowResult(line, values["email"][:320], Outcome.REFUSED, problem)
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+def _as_text(cell: str) -> str:
+    """A cell's value: spaces trimmed, and the `'` export puts before a formula-like value gone."""
+    if cell.startswith("'") and cell[1:2] in FORMULA_STARTS:
+        cell = cell[1:]
+    return cell.strip()
+
+
+def _problem(cells: list[str], header: list[str], values: dict[str, str]) -> str | None:
+    """Why a row's cells cannot be imported, or None."""
+    if len(cells) != len(header):
+        return f"{len(cells)} columns where the header has {len(header)}"
+    for column, value in values.items():
+        if len(value) > MAX_LENGTH[column]:
+            return f"the {column} is {len(value):,} characters long; at most {MAX_LENGTH[column]}"
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            return f"the {column} contains a control character"
+    return None
+
+
 def export_members(session: Session) -> str:
-    """Every member who has not been erased, in the import format."""
+    """Every member who has not been erased, in the import format, each cell safe to open in a
+    spreadsheet (none is taken for a formula)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -198,13 +352,16 @@ def export_members(session: Session) -> str:
     )
     for member in members:
         assert member.id is not None
-        writer.writerow(
-            [
-                member.email,
-                member.name,
-                member.organisation,
-                ";".join(topics_of(session, member.id)),
-                member.frequency,
-            ]
-        )
+        cells = [
+            member.email or "",
+            member.name,
+            member.organisation,
+            ";".join(topics_of(session, member.id)),
+            member.frequency,
+        ]
+        writer.writerow([_neutralised(cell) for cell in cells])
     return out.getvalue()
+
+
+def _neutralised(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell

@@ -314,7 +314,7 @@ class Subscriber:
 
 def subscribers(session: Session, frequency: Frequency) -> list[Subscriber]:
     """Every active member receiving this frequency, with their topics."""
-    return _active(session, _MEMBERS.c.frequency == frequency)
+    return _with_status(session, MemberStatus.ACTIVE, _MEMBERS.c.frequency == frequency)
 
 
 def subscriber(session: Session, member_id: int) -> Subscriber | None:
@@ -324,16 +324,29 @@ def subscriber(session: Session, member_id: int) -> Subscriber | None:
 
 def active_subscribers(session: Session, member_ids: Sequence[int]) -> dict[int, Subscriber]:
     """Those of these members who may still be sent mail, by id."""
+    return _among(session, member_ids, MemberStatus.ACTIVE)
+
+
+def awaiting_confirmation(session: Session, member_ids: Sequence[int]) -> dict[int, Subscriber]:
+    """Those of these members who may be sent a confirmation email (still pending), by id."""
+    return _among(session, member_ids, MemberStatus.PENDING)
+
+
+def _among(
+    session: Session, member_ids: Sequence[int], status: MemberStatus
+) -> dict[int, Subscriber]:
     found: list[Subscriber] = []
     for start in range(0, len(member_ids), 1000):
         chunk = member_ids[start : start + 1000]
-        found += _active(session, among(session, _MEMBERS.c.id, chunk))
+        found += _with_status(session, status, among(session, _MEMBERS.c.id, chunk))
     return {s.id: s for s in found}
 
 
-def _active(session: Session, condition: sa.ColumnElement[bool]) -> list[Subscriber]:
-    """Active members meeting the condition, with their topics. Plain columns rather than
-    Member objects: a digest run reads every member, and objects cost far more."""
+def _with_status(
+    session: Session, status: MemberStatus, condition: sa.ColumnElement[bool]
+) -> list[Subscriber]:
+    """Members with this status meeting the condition, with their topics. Plain columns rather
+    than Member objects: a digest run reads every member, and objects cost far more."""
     table = _MEMBERS
     rows = session.execute(
         sa.select(
@@ -344,7 +357,7 @@ def _active(session: Session, condition: sa.ColumnElement[bool]) -> list[Subscri
             table.c.confirmed_at,
             table.c.created_at,
         )
-        .where(table.c.status == MemberStatus.ACTIVE, condition)
+        .where(table.c.status == status, condition)
         .order_by(table.c.id)
     ).all()
     topics: dict[int, list[str]] = {}

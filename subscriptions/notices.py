@@ -1,13 +1,21 @@
-"""The emails subscriptions sends itself: confirmation links and fresh manage links."""
+"""The emails subscriptions sends itself: confirmation links and fresh manage links.
+
+A confirmation email is one content with each recipient's greeting and links filled in, so
+that many of them (an import's new members) can go through the delivery ledger together."""
 
 from typing import Protocol
 from urllib.parse import quote
 
 from alerter.config import Settings, secret_key
-from alerter.delivery import Email, Transport, single
+from alerter.delivery import Email, Mailing, Personalization, Transport, single
+from alerter.delivery.message import html_tag, text_tag
 from alerter.render import render
 from subscriptions.models import Member
 from subscriptions.tokens import Purpose, TokenSubject, make_token
+
+# The ledger's kind for confirmation emails (an import's new members get them through it).
+CONFIRMATION = "confirmation"
+_CONFIRMATION_FIELDS = ("greeting", "confirm_url", "manage_url")
 
 
 class Identified(Protocol):
@@ -16,6 +24,14 @@ class Identified(Protocol):
 
     @property
     def email_hash(self) -> str: ...
+
+
+class Addressee(Identified, Protocol):
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str:
@@ -32,16 +48,33 @@ def news_link(manage_link: str) -> str:
     return f"{base}/news/{token}"
 
 
-def send_confirmation(settings: Settings, transport: Transport, member: Member) -> None:
-    _send(
-        transport,
-        member,
-        "Confirm your policy alerts",
-        "confirm",
-        "confirmation",
-        confirm_url=member_link(settings, member, Purpose.CONFIRM),
-        manage_url=member_link(settings, member, Purpose.MANAGE),
+def confirmation_mailing() -> Mailing:
+    """The confirmation email, with tags for each recipient's greeting and links."""
+    text = render("email/confirm.txt", **{f: text_tag(f) for f in _CONFIRMATION_FIELDS})
+    html = render("email/confirm.html", **{f: html_tag(f) for f in _CONFIRMATION_FIELDS})
+    return Mailing("Confirm your policy alerts", text, html, CONFIRMATION, ())
+
+
+def confirmation_recipient(
+    settings: Settings, member: Addressee, key: str | None = None
+) -> Personalization:
+    """A member's values for the confirmation email; `key` is its ledger row's id."""
+    assert member.email is not None
+    return Personalization(
+        to=member.email,
+        values={
+            "greeting": f"Hello {member.name}," if member.name else "Hello,",
+            "confirm_url": member_link(settings, member, Purpose.CONFIRM),
+            "manage_url": member_link(settings, member, Purpose.MANAGE),
+        },
+        key=key,
     )
+
+
+def send_confirmation(settings: Settings, transport: Transport, member: Member) -> None:
+    """One confirmation email now (a sign-up, a member added by staff, a link asked for)."""
+    recipient = confirmation_recipient(settings, member)
+    transport.send(confirmation_mailing().with_recipients((recipient,)))
 
 
 def send_manage_link(settings: Settings, transport: Transport, member: Member, reason: str) -> None:

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from alerter.cli import app
 from alerter.config import Settings, secret_key
+from alerter.models import Delivery
 from subscriptions.members import find_member
 from subscriptions.staff import (
     MAX_FAILURES,
@@ -37,7 +38,13 @@ def test_importing_without_consent_emails_each_new_member_a_confirmation_link(
     result = runner.invoke(app, ["members", "import", str(csv_file), "--by", "ann@alfed.example"])
 
     assert result.exit_code == 0, result.output
-    assert "1 added" in result.stdout and "line 3: not a valid email address" in result.stdout
+    assert "line 2: ann@alfed.example: added (awaiting confirmation" in result.stdout
+    assert "line 3: bad-address: refused (not a valid email address" in result.stdout
+    assert "1 added, 0 updated, 0 left as is, 1 refused" in result.stdout
+    assert "confirmation emails: 1 sent" in result.stdout
+    with Session(engine) as session:  # sent through the delivery ledger
+        [row] = session.exec(select(Delivery)).all()
+    assert (row.kind, row.status) == ("confirmation", "sent")
     [sent] = list(Path("outbox").glob("*.eml"))
     message = email.message_from_bytes(sent.read_bytes())
     assert message["To"] == "ann@alfed.example"
@@ -58,6 +65,24 @@ def test_importing_with_consent_confirmed_sends_nothing(
 
     assert result.exit_code == 0
     assert not list(Path("outbox").glob("*.eml"))
+
+
+def test_importing_changes_known_members_only_with_update_existing(
+    env_settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(CSV, encoding="utf-8")
+    runner.invoke(app, ["members", "import", str(csv_file), "--consent-confirmed"])
+    csv_file.write_text(CSV.replace("Ann Lee,ALFED", "Ann Leigh,ALFED"), encoding="utf-8")
+
+    left = runner.invoke(app, ["members", "import", str(csv_file)])
+    updated = runner.invoke(app, ["members", "import", str(csv_file), "--update-existing"])
+
+    assert "line 2: ann@alfed.example: left as is (already a member;" in left.stdout
+    assert "line 2: ann@alfed.example: updated (name: “Ann Lee” → “Ann Leigh”)" in updated.stdout
+    with Session(engine) as session:
+        ann = find_member(session, "ann@alfed.example")
+        assert ann is not None and ann.name == "Ann Leigh"
 
 
 def test_export_round_trips_through_the_command_line(

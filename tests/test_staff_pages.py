@@ -1,24 +1,32 @@
 """The staff console through the app: sign-in, topic corrections, members, CSV import."""
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.labelling import classify_items, load_classifier, topics_of
-from alerter.models import Source
+from alerter.models import Delivery, Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
+from subscriptions.importing import ImportReport
 from subscriptions.members import find_member
-from subscriptions.models import MemberStatus
+from subscriptions.models import Member, MemberStatus
 from subscriptions.staff import create_staff
+from subscriptions.web import staff_pages
 from subscriptions.web.app import create_app
+from tests.live_server import serving
 from tests.newsroom import weekly_run
 from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
@@ -51,6 +59,19 @@ def client(settings: Settings, engine: sa.Engine, tmp_path: Path) -> Iterator[Te
     )
     with TestClient(create_app(app_settings, engine)) as test_client:
         yield test_client
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The cells of each row of the page's table body, as text."""
+    body = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    assert body, "the page has no table"
+    return [
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell))
+            for cell in re.findall(r"<td>(.*?)</td>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    ]
 
 
 def stored_item(engine: sa.Engine, title: str) -> int:
@@ -166,9 +187,17 @@ def test_importing_a_csv_with_bad_rows_shows_a_report(
     )
 
     assert report.status_code == 200
-    assert "1 added" in report.text
-    assert re.search(r"<td>3</td><td>not a valid email address", report.text)
-    assert re.search(r"<td>4</td><td>unknown topic steel", report.text)
+    assert "1 added, 0 updated, 0 left as is, 2 refused" in report.text
+    assert table_rows(report.text) == [
+        ["2", "bob@cmf.example", "added", "active: consent confirmed by staff"],
+        [
+            "3",
+            "nope",
+            "refused",
+            "not a valid email address: 'nope' (An email address must have an @-sign.)",
+        ],
+        ["4", "cara@cmf.example", "refused", "unknown topic steel"],
+    ]
     with Session(engine) as session:
         bob = find_member(session, "bob@cmf.example")
         assert bob is not None and bob.status == MemberStatus.ACTIVE
@@ -231,3 +260,102 @@ def test_staff_see_each_runs_outcome_and_why_deliveries_failed(
     assert cells[1:] == ["2", "1", "1", "0"]  # after the date: sent, failed, skipped, to send
     assert "m2@foundry.example" in failed.text
     assert "SendGrid answered 400: invalid email" in failed.text
+
+
+def test_an_import_changes_known_members_only_when_asked_to(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    page = sign_in(client).text
+    first = "email,name,organisation,topics,frequency\nbob@cmf.example,Bob,CMF,tariffs,weekly\n"
+    second = first.replace("Bob,CMF,tariffs", "Bob Hart,CMF,energy")
+
+    def upload(text: str, **form: str) -> list[list[str]]:
+        response = client.post(
+            "/staff/members/import",
+            data={"csrf_token": csrf(page), "consent_confirmed": "true", **form},
+            files={"file": ("members.csv", text.encode(), "text/csv")},
+        )
+        return table_rows(response.text)
+
+    upload(first)
+    [[_, _, left, why]] = upload(second)
+    [[_, _, updated, what]] = upload(second, update_existing="true")
+
+    assert left == "left as is" and why.startswith("already a member")
+    assert updated == "updated"
+    assert what == "name: “Bob” → “Bob Hart”; topics: “tariffs” → “energy”"
+    with Session(engine) as session:
+        bob = find_member(session, "bob@cmf.example")
+        assert bob is not None and bob.name == "Bob Hart"
+
+
+def test_an_imports_confirmation_emails_go_through_the_delivery_ledger(
+    client: TestClient, engine: sa.Engine, tmp_path: Path
+) -> None:
+    page = sign_in(client).text
+    csv = "email,name,organisation,topics,frequency\n" + "".join(
+        f"m{n}@foundry.example,Member {n},Foundry,tariffs,weekly\n" for n in range(3)
+    )
+
+    report = client.post(
+        "/staff/members/import",
+        data={"csrf_token": csrf(page)},
+        files={"file": ("members.csv", csv.encode(), "text/csv")},
+    )
+
+    assert "Confirmation emails: 3, being sent now" in report.text
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery.kind, Delivery.status)).all()
+    assert rows == [("confirmation", "sent")] * 3
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    assert "confirmation" in client.get("/staff/deliveries").text
+
+
+def test_health_answers_while_a_large_import_is_being_stored(
+    settings: Settings, engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(engine) as session:
+        create_staff(session, STAFF_EMAIL, STAFF_PASSWORD, NOW)
+        session.commit()
+    storing, release = threading.Event(), threading.Event()
+    store = staff_pages.import_members
+
+    def held_import(*args: Any, **kwargs: Any) -> ImportReport:
+        storing.set()
+        release.wait(timeout=60)  # held until /healthz has been asked
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(staff_pages, "import_members", held_import)
+    csv = "email,name,organisation,topics,frequency\n" + "".join(
+        f"m{n}@foundry.example,Member {n},Foundry,tariffs,weekly\n" for n in range(2000)
+    )
+
+    def make_app(base_url: str) -> FastAPI:
+        update = {"outbox_dir": tmp_path / "outbox", "secret_key": "s", "base_url": base_url}
+        return create_app(settings.model_copy(update=update), engine)
+
+    with (
+        serving(make_app) as base_url,
+        httpx.Client(base_url=base_url, follow_redirects=True) as staff,
+    ):
+        page = sign_in(staff).text
+        upload = threading.Thread(
+            target=staff.post,
+            args=("/staff/members/import",),
+            kwargs={
+                "data": {"csrf_token": csrf(page), "consent_confirmed": "true"},
+                "files": {"file": ("members.csv", csv.encode(), "text/csv")},
+                "timeout": 120,
+            },
+        )
+        upload.start()
+        try:
+            assert storing.wait(timeout=60), "the import never started"
+            health = httpx.get(f"{base_url}/healthz", timeout=20)
+        finally:
+            release.set()
+            upload.join(timeout=120)
+
+    assert health.status_code == 200
+    with Session(engine) as session:
+        assert len(session.exec(select(Member)).all()) == 2000

@@ -3,21 +3,28 @@ reports and unsubscribes suppress the member."""
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from alerter.config import Settings
+from alerter.mail_events import EventReport
 from alerter.models import Delivery, MailEvent
 from subscriptions.members import add_member, find_member, subscriber
 from subscriptions.models import ConsentEvent, Frequency, MemberStatus
+from subscriptions.web import webhooks
 from subscriptions.web.app import create_app
+from tests.live_server import serving
 
 NOW = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
 SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -39,11 +46,16 @@ def signed(body: str, timestamp: str = "1773039600") -> dict[str, str]:
 
 
 @pytest.fixture
-def client(settings: Settings, engine: sa.Engine) -> Iterator[TestClient]:
-    app_settings = settings.model_copy(
+def app_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
         update={"secret_key": "s", "sendgrid_webhook_public_key": PUBLIC_KEY}
     )
-    with TestClient(create_app(app_settings, engine)) as test_client:
+
+
+@pytest.fixture
+def client(app_settings: Settings, engine: sa.Engine) -> Iterator[TestClient]:
+    # The signed timestamp of every request below is NOW.
+    with TestClient(create_app(app_settings, engine, clock=lambda: NOW)) as test_client:
         yield test_client
 
 
@@ -184,3 +196,66 @@ def test_without_a_verification_key_every_request_is_refused(
         response = app.post("/webhooks/sendgrid", content=body, headers=signed(body))
 
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize("off_by", [timedelta(minutes=-11), timedelta(minutes=11)])
+def test_a_signed_request_stamped_over_ten_minutes_away_is_refused_as_a_replay(
+    off_by: timedelta, app_settings: Settings, engine: sa.Engine, ann_delivery: int
+) -> None:
+    body = json.dumps([event("spamreport", "ev-10", email="ann@alfed.example")])
+    with TestClient(create_app(app_settings, engine, clock=lambda: NOW + off_by)) as app:
+        response = app.post("/webhooks/sendgrid", content=body, headers=signed(body))
+
+    assert response.status_code == 403
+    assert "more than 10 minutes" in response.json()["error"]
+    with Session(engine) as session:
+        assert ann_status(session) == MemberStatus.ACTIVE
+
+
+def test_a_request_stamped_within_ten_minutes_is_accepted(
+    app_settings: Settings, engine: sa.Engine, ann_delivery: int
+) -> None:
+    body = json.dumps([event("spamreport", "ev-11", email="ann@alfed.example")])
+    clock = lambda: NOW + timedelta(minutes=9)  # noqa: E731
+    with TestClient(create_app(app_settings, engine, clock=clock)) as app:
+        response = app.post("/webhooks/sendgrid", content=body, headers=signed(body))
+
+    assert response.status_code == 200
+
+
+def test_health_answers_while_a_large_batch_of_events_is_recorded(
+    app_settings: Settings, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording, release = threading.Event(), threading.Event()
+    record = webhooks.record_events
+
+    def held_record(*args: Any, **kwargs: Any) -> EventReport:
+        recording.set()
+        release.wait(timeout=60)  # held until /healthz has been asked
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "record_events", held_record)
+    body = json.dumps([event("delivered", f"ev-{n}", email=f"m{n}@x.example") for n in range(5000)])
+    answers: list[httpx.Response] = []
+
+    def make_app(base_url: str) -> FastAPI:
+        return create_app(app_settings, engine, clock=lambda: NOW)
+
+    with serving(make_app) as base_url:
+        post = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    f"{base_url}/webhooks/sendgrid", content=body, headers=signed(body), timeout=120
+                )
+            )
+        )
+        post.start()
+        try:
+            assert recording.wait(timeout=60), "the events were never recorded"
+            health = httpx.get(f"{base_url}/healthz", timeout=20)
+        finally:
+            release.set()
+            post.join(timeout=120)
+
+    assert health.status_code == 200
+    assert [answer.status_code for answer in answers] == [200]

@@ -3,7 +3,6 @@
 import re
 
 import httpx
-from fastapi.testclient import TestClient
 
 STAFF_EMAIL = "ann@alfed.example"
 STAFF_PASSWORD = "a long staff passphrase"
@@ -15,7 +14,8 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, password: str = STAFF_PASSWORD) -> httpx.Response:
+def sign_in(client: httpx.Client, password: str = STAFF_PASSWORD) -> httpx.Response:
+    """Sign in as the test staff member (a TestClient, or an httpx client of a live server)."""
     form = client.get("/staff/login")
     return client.post(
         "/staff/login",

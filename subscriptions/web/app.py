@@ -1,5 +1,6 @@
 """The FastAPI application: `alerter serve` runs it."""
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -20,17 +21,25 @@ from subscriptions.web import (
     staff_pages,
     webhooks,
 )
-from subscriptions.web.deps import PageInstead, page
+from subscriptions.web.deps import Clock, PageInstead, page
 from subscriptions.web.staff_auth import LoginRequired
 
 
-def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings, engine: sa.Engine | None = None, *, clock: Clock = utc_now
+) -> FastAPI:
+    """The app on this database (migrated first when none is given); `clock` tells it the time."""
     if engine is None:
         engine = create_db_engine(settings.database_url)
         migrate(engine)
     app = FastAPI(title="alerter", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.clock = clock
     app.state.taxonomy = load_taxonomy(settings.topics)
     app.state.metrics = health.metrics_registry(engine)
     app.add_middleware(

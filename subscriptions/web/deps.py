@@ -1,7 +1,8 @@
 """What every route needs: settings, a database session, templates, and CSRF checks."""
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, HTTPException, Request
@@ -23,7 +24,17 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+Clock = Callable[[], datetime]
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock: the real one, or a test's."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 # Committed when the route returns, before the response goes out: a member must never read
 # "You are unsubscribed" about a change that was not saved.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

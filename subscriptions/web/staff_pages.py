@@ -4,18 +4,23 @@ import and export, topics with subscriber counts. Every route requires a signed-
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+import sqlalchemy as sa
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from alerter.classifier import describe
+from alerter.config import Settings
+from alerter.db import session_scope
 from alerter.delivery import transport_for
 from alerter.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
 from alerter.ledger import failures, recent_runs
 from alerter.models import Item
+from alerter.sending import plan_confirmations, send_planned
 from alerter.sources.catalog import list_sources, source_health
 from alerter.store import list_items
-from subscriptions.importing import ImportFileError, export_members, import_members
+from alerter.topics import Taxonomy
+from subscriptions.importing import ImportFileError, decode, export_members, import_members
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
@@ -30,7 +35,7 @@ from subscriptions.members import (
 )
 from subscriptions.members import topics_of as member_topics
 from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
-from subscriptions.notices import send_confirmation
+from subscriptions.notices import CONFIRMATION, send_confirmation
 from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
 from subscriptions.web.member_pages import FREQUENCIES
 from subscriptions.web.staff_auth import CurrentStaff
@@ -242,41 +247,65 @@ def import_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
 
 
 @router.post("/members/import", dependencies=[CsrfChecked])
-async def import_upload(
+def import_upload(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
+    background: BackgroundTasks,
     file: Annotated[UploadFile, File()],
     consent_confirmed: Annotated[bool, Form()] = False,
+    update_existing: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    data = await file.read(MAX_UPLOAD + 1)
+    """Import the file and show what became of each row. A plain function, run in a worker
+    thread: a large file must not hold up every other request while it is read and stored."""
+    data = file.file.read(MAX_UPLOAD + 1)
     error = None
     report = None
+    now = datetime.now(UTC)
     if len(data) > MAX_UPLOAD:
         error = "The file is larger than 5 MB; split it and import the parts."
     else:
         try:
             report = import_members(
                 session,
-                data.decode("utf-8-sig"),
+                decode(data),
                 known_topics=request.app.state.taxonomy.ids,
                 consent_confirmed=consent_confirmed,
+                update_existing=update_existing,
                 imported_by=staff.email,
-                now=datetime.now(UTC),
+                now=now,
             )
-        except UnicodeDecodeError:
-            error = "The file is not UTF-8 text. Save the spreadsheet as “CSV UTF-8” and try again."
         except ImportFileError as problem:
             error = str(problem)
-    if report is not None:
-        transport = transport_for(settings)
-        for member_id in report.to_confirm:
-            member = session.get(Member, member_id)
-            if member is not None:
-                send_confirmation(settings, transport, member)
+    if report is not None and report.to_confirm:
+        # Planned with the members, in this request's transaction; sent after the response
+        # (and by the worker, should this process stop first).
+        period = plan_confirmations(session, report.to_confirm, now)
+        background.add_task(
+            _send_confirmations,
+            request.app.state.engine,
+            settings,
+            request.app.state.taxonomy,
+            period,
+        )
     status = 200 if error is None else 422
     return _staff_page(request, "import.html", staff, status, report=report, error=error)
+
+
+def _send_confirmations(
+    engine: sa.Engine, settings: Settings, taxonomy: Taxonomy, period: str
+) -> None:
+    with session_scope(engine) as session:
+        send_planned(
+            session,
+            transport_for(settings),
+            settings,
+            taxonomy,
+            kind=CONFIRMATION,
+            period=period,
+            clock=lambda: datetime.now(UTC),
+        )
 
 
 def _no_such_member(request: Request, staff: Any) -> HTMLResponse:

@@ -2,20 +2,18 @@
 Chromium driven by Playwright. Without /usr/bin/chromium the browser tests are skipped;
 .ci/run installs it."""
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from alerter.config import Settings
 from subscriptions.web.app import create_app
+from tests.live_server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What works on these machines; Playwright itself gives each launch a fresh, empty profile
@@ -42,30 +40,14 @@ class LiveApp:
 @pytest.fixture
 def live_app(settings: Settings, engine: sa.Engine, tmp_path: Path) -> Iterator[LiveApp]:
     """The web app on a free port, with links in its emails pointing at that port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))  # uvicorn listens on this socket: no race for the port
-    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    app_settings = settings.model_copy(
-        update={
-            "outbox_dir": tmp_path / "outbox",
-            "secret_key": "browser test secret",
-            "base_url": base_url,
-        }
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app_settings, engine), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield LiveApp(base_url, app_settings.outbox_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "uvicorn did not stop"
-    listener.close()
+    outbox = tmp_path / "outbox"
+
+    def make_app(base_url: str) -> FastAPI:
+        update = {"outbox_dir": outbox, "secret_key": "browser test secret", "base_url": base_url}
+        return create_app(settings.model_copy(update=update), engine)
+
+    with serving(make_app) as base_url:
+        yield LiveApp(base_url, outbox)
 
 
 # Per test, not per session: while Playwright's sync API is running, its event loop counts as

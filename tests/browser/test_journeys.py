@@ -149,11 +149,16 @@ def test_staff_sign_in_correct_an_items_topics_and_import_members(
 
     report = page.get_by_role("status")
     expect(report.get_by_role("heading")).to_have_text("Import report")
-    expect(report).to_contain_text("2 added, 0 updated, 0 unchanged, 2 rows with problems.")
+    expect(report).to_contain_text("2 added, 0 updated, 0 left as is, 2 refused.")
     rows = report.locator("tbody tr")
-    expect(rows).to_have_count(2)
-    assert rows.nth(0).locator("td").all_inner_texts()[0] == "3"
-    assert rows.nth(0).locator("td").nth(1).inner_text().startswith("not a valid email address")
-    assert rows.nth(1).locator("td").all_inner_texts() == ["5", "unknown topic steel"]
+    expect(rows).to_have_count(4)
+    assert rows.nth(1).locator("td").all_inner_texts()[:3] == ["3", "nope", "refused"]
+    assert rows.nth(1).locator("td").nth(3).inner_text().startswith("not a valid email address")
+    assert rows.nth(3).locator("td").all_inner_texts() == [
+        "5",
+        "dan@cmf.example",
+        "refused",
+        "unknown topic steel",
+    ]
     assert member_status(engine, "bob@cmf.example") == MemberStatus.ACTIVE
     assert member_status(engine, "cara@cmf.example") == MemberStatus.ACTIVE
