@@ -15,6 +15,8 @@ from sqlmodel import Session, col, delete, select
 from alerter.db import among
 from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus, MemberTopic
 
+_MEMBERS: sa.Table = Member.__table__  # type: ignore[attr-defined]
+
 
 class InvalidEmail(ValueError):
     pass
@@ -81,7 +83,10 @@ def topics_of(session: Session, member_id: int) -> list[str]:
 
 
 def set_topics(session: Session, member: Member, topics: Sequence[str]) -> None:
+    """Replace the member's topics. The member's row is locked first, so two saves at once (a
+    double click, two tabs) take turns instead of both inserting the same topics."""
     assert member.id is not None
+    session.execute(sa.select(_MEMBERS.c.id).where(_MEMBERS.c.id == member.id).with_for_update())
     session.exec(delete(MemberTopic).where(col(MemberTopic.member_id) == member.id))
     session.add_all(MemberTopic(member_id=member.id, topic_id=topic) for topic in topics)
 
@@ -295,9 +300,6 @@ def add_member(
         method=method,
         now=now,
     )
-
-
-_MEMBERS: sa.Table = Member.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -272,3 +272,21 @@ def test_the_news_page_lists_recent_items_on_the_members_topics_only(
     assert "apprenticeship" not in news.text  # not one of Jo's topics
     assert "Old steel safeguard notice" not in news.text  # older than the page shows
     assert client.get("/news/not-a-token").status_code == 400
+
+
+def test_saving_the_manage_page_with_no_topic_asks_for_one_and_changes_nothing(
+    client: TestClient, engine: sa.Engine, outbox: Path
+) -> None:
+    sign_up(client)
+    manage = last_link(outbox, "manage")
+    page = client.get(manage)
+
+    response = client.post(manage, data={"csrf_token": csrf(page.text), "frequency": "daily"})
+
+    assert response.status_code == 422
+    assert "Choose at least one topic, or unsubscribe from all alerts." in response.text
+    assert "Your choices are saved" not in response.text
+    with Session(engine) as session:
+        member = find_member(session, "jo@foundry.example")
+        assert member is not None and member.frequency == "weekly"
+        assert topics_of(session, member.id or 0) == ["tariffs", "recycling"]

@@ -1,6 +1,9 @@
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from subscriptions.members import (
@@ -19,7 +22,7 @@ from subscriptions.members import (
     unsubscribe,
     update_preferences,
 )
-from subscriptions.models import ConsentEvent, Frequency, MemberStatus
+from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
 from subscriptions.tokens import (
     Purpose,
     TokenExpired,
@@ -157,3 +160,55 @@ def test_an_expired_manage_token_says_whose_it_was(monkeypatch: pytest.MonkeyPat
         read_token("secret", Purpose.MANAGE, token)
 
     assert expired.value.member_id == 7
+
+
+def wait_until_someone_waits_for_a_lock(engine: sa.Engine) -> None:
+    """On PostgreSQL, until another session is blocked on a lock (bounded). SQLite serialises
+    writers at BEGIN IMMEDIATE, so there the second save simply waits its turn."""
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + 30
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ).scalar_one()
+            watcher.commit()
+            if waiting:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second save never waited for the first")
+
+
+def test_two_saves_of_one_members_choices_at_once_both_succeed_in_turn(
+    engine: sa.Engine,
+) -> None:
+    with Session(engine) as setup:
+        member_id = join(setup).member.id
+    first = Session(engine, expire_on_commit=False)
+    jo = first.get(Member, member_id)
+    assert jo is not None
+    update_preferences(first, jo, ["tariffs", "events"], Frequency.DAILY, NOW)
+    first.flush()  # the first save holds its changes, not yet committed
+    errors: list[BaseException] = []
+
+    def second_save() -> None:
+        with Session(engine) as second:
+            member = second.get(Member, member_id)
+            assert member is not None
+            try:
+                update_preferences(second, member, ["tariffs"], Frequency.WEEKLY, NOW)
+                second.commit()
+            except BaseException as error:
+                errors.append(error)
+
+    other = threading.Thread(target=second_save)
+    other.start()
+    wait_until_someone_waits_for_a_lock(engine)
+    first.commit()
+    first.close()
+    other.join(timeout=60)
+
+    assert errors == []
+    with Session(engine) as session:
+        assert topics_of(session, member_id or 0) == ["tariffs"]

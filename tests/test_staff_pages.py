@@ -232,7 +232,9 @@ def test_staff_add_edit_and_erase_a_member(client: TestClient, engine: sa.Engine
     )
     listed = client.get("/staff/members?q=patel").text
     assert "Dev Patel" in listed
-    client.post(member_url + "/erase", data={"csrf_token": csrf(page)})
+    client.post(
+        member_url + "/erase", data={"csrf_token": csrf(page), "confirm_email": "Dev@Forge.example"}
+    )
 
     with Session(engine) as session:
         assert find_member(session, "dev@forge.example") is None
@@ -359,3 +361,29 @@ def test_health_answers_while_a_large_import_is_being_stored(
     assert health.status_code == 200
     with Session(engine) as session:
         assert len(session.exec(select(Member)).all()) == 2000
+
+
+def test_erasing_a_member_needs_their_address_typed_to_confirm(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    page = sign_in(client).text
+    added = client.post(
+        "/staff/members/new",
+        data={
+            "csrf_token": csrf(page),
+            "email": "dev@forge.example",
+            "topics": ["energy"],
+            "consent_confirmed": "true",
+        },
+    )
+    erase_url = str(added.url.path) + "/erase"
+
+    unconfirmed = client.post(erase_url, data={"csrf_token": csrf(page)})
+    mistyped = client.post(
+        erase_url, data={"csrf_token": csrf(page), "confirm_email": "dev@forge.exampel"}
+    )
+
+    assert (unconfirmed.status_code, mistyped.status_code) == (422, 422)
+    assert "The member was not erased" in mistyped.text
+    with Session(engine) as session:
+        assert find_member(session, "dev@forge.example") is not None

@@ -219,23 +219,46 @@ def manage_post(
             heading="That did not work",
             paragraphs=[str(error).capitalize()],
         )
+    if not chosen:
+        # Kept as they were: a member with no topics would get nothing while believing
+        # they are subscribed.
+        return _manage(
+            request,
+            session,
+            settings,
+            member,
+            saved=False,
+            error="Choose at least one topic, or unsubscribe from all alerts.",
+            choices=(chosen, how_often),
+        )
     update_preferences(session, member, chosen, how_often, datetime.now(UTC))
     session.flush()
     return _manage(request, session, settings, member, saved=True)
 
 
 def _manage(
-    request: Request, session: Session, settings: Settings, member: Member, *, saved: bool
+    request: Request,
+    session: Session,
+    settings: Settings,
+    member: Member,
+    *,
+    saved: bool,
+    error: str = "",
+    choices: tuple[list[str], str] | None = None,
 ) -> HTMLResponse:
+    """The manage page with the member's choices (or, after an error, what they posted)."""
     assert member.id is not None
+    topics, frequency = choices or (topics_of(session, member.id), member.frequency)
     return page(
         request,
         "pages/manage.html",
+        422 if error else 200,
         email=member.email,
         saved=saved,
+        error=error,
         news_url=news_link(member_link(settings, member, Purpose.MANAGE)),
         unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
-        **_choices(request, topics_of(session, member.id), member.frequency),
+        **_choices(request, topics, frequency),
     )
 
 

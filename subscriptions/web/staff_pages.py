@@ -376,11 +376,29 @@ def edit_member(
 
 @router.post("/members/{member_id}/erase", dependencies=[CsrfChecked])
 def erase_member(
-    request: Request, member_id: int, session: SessionDep, staff: CurrentStaff
+    request: Request,
+    member_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    confirm_email: Annotated[str, Form()] = "",
 ) -> Response:
+    """Erase a member for good, once staff have typed the member's address to confirm it."""
     member = session.get(Member, member_id)
-    if member is not None and member.status != MemberStatus.ERASED:
-        erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
+    if member is None or member.status == MemberStatus.ERASED:
+        return _no_such_member(request, staff)
+    if confirm_email.strip().lower() != member.email:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="The member was not erased",
+            paragraphs=[
+                f"Erasing cannot be undone. To erase {member.email}, type that address in the "
+                "box beside the button, exactly, and press it again."
+            ],
+        )
+    erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
     return _staff_page(
         request,
         "message.html",
