@@ -1,6 +1,7 @@
 """Staff bulletins: drafts, their audience, the one press of send that plans their deliveries,
 and the record of what happened. Sending itself is the delivery ledger's (alerter.sending)."""
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from alerter.compose import BulletinContent, bulletin_mailing
 from alerter.config import Settings
 from alerter.db import insert_ignoring_duplicates
 from alerter.delivery import Email, Personalization, Transport, single
+from alerter.delivery.message import to_mime
 from alerter.digests import digest_items
 from alerter.models import Bulletin, Delivery, Item, MailBatch
 from alerter.topics import Taxonomy
@@ -20,6 +22,10 @@ from subscriptions.members import Audience, audience
 
 KIND = "bulletin"
 MAX_ITEMS = 20
+MAX_SUBJECT = 200
+# The same subject and message are not sent again within this time unless staff insist: what
+# a command run twice, or a second tab, would otherwise do.
+REPEAT_GUARD = timedelta(hours=24)
 _BULLETINS: sa.Table = Bulletin.__table__  # type: ignore[attr-defined]
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 
@@ -30,6 +36,19 @@ class BulletinError(ValueError):
 
 class AlreadySent(BulletinError):
     """Send was pressed for a bulletin already sent: a second press, a reload, a colleague."""
+
+
+class RepeatRefused(BulletinError):
+    """The same subject and message went out within REPEAT_GUARD; sending it once more needs
+    `again`."""
+
+    def __init__(self, earlier: Bulletin) -> None:
+        assert earlier.sent_at is not None
+        super().__init__(
+            f"bulletin {earlier.id} with this subject and message was sent at "
+            f"{earlier.sent_at:%H:%M on %d %B} (UTC)"
+        )
+        self.earlier = earlier
 
 
 @dataclass(frozen=True)
@@ -43,10 +62,7 @@ class BulletinDraft:
 
 def check_draft(session: Session, taxonomy: Taxonomy, draft: BulletinDraft) -> None:
     """Refuse a draft that could not be sent: BulletinError naming what to fix."""
-    if not draft.subject.strip():
-        raise BulletinError("a bulletin needs a subject")
-    if len(draft.subject) > 200:
-        raise BulletinError("the subject is longer than 200 characters")
+    check_subject(draft.subject)
     if not draft.introduction.strip() and not draft.item_ids:
         raise BulletinError("write an introduction or include at least one item")
     if not draft.everyone and not draft.topic_ids:
@@ -60,6 +76,19 @@ def check_draft(session: Session, taxonomy: Taxonomy, draft: BulletinDraft) -> N
     missing = [str(item_id) for item_id in draft.item_ids if item_id not in found]
     if missing:
         raise BulletinError(f"no stored item with id {', '.join(missing)}")
+
+
+def check_subject(subject: str) -> None:
+    """Refuse a subject an email header cannot carry: BulletinError naming what to fix."""
+    if not subject.strip():
+        raise BulletinError("a bulletin needs a subject")
+    if len(subject) > MAX_SUBJECT:
+        raise BulletinError(f"the subject is longer than {MAX_SUBJECT} characters")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in subject):
+        raise BulletinError(
+            "the subject must be one line of text, without line breaks, tabs or other "
+            "control characters"
+        )
 
 
 def save_draft(
@@ -157,15 +186,32 @@ def period_of(bulletin_id: int) -> str:
     return str(bulletin_id)
 
 
-def start_sending(session: Session, bulletin_id: int, *, by: str, now: datetime) -> int:
+def start_sending(
+    session: Session,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    bulletin_id: int,
+    *,
+    by: str,
+    now: datetime,
+    again: bool = False,
+) -> int:
     """The one press of send that counts: turns the draft final and writes a ledger row for
-    each member of its audience, in one transaction. Returns the audience size; BulletinError
-    when it was already sent (a second press, a reload, or a colleague first) or reaches no one.
-    """
+    each member of its audience, in one transaction. Returns the audience size. Nothing changes
+    when it cannot start: AlreadySent (a second press, a reload, or a colleague first),
+    RepeatRefused (the same bulletin went out within REPEAT_GUARD, and not `again`), or
+    BulletinError (no one to send to, or an email that cannot be composed), each saying why."""
     bulletin = get_bulletin(session, bulletin_id)
     if bulletin.status != "draft":
         session.rollback()
         raise AlreadySent(f"bulletin {bulletin_id} has already been sent")
+    try:
+        check_sendable(session, settings, taxonomy, bulletin)
+        if not again:
+            check_not_repeated(session, bulletin, now)
+    except BulletinError:
+        session.rollback()
+        raise
     members = audience_of(session, bulletin).member_ids
     if not members:
         session.rollback()
@@ -259,19 +305,39 @@ def settle_bulletins(session: Session, now: datetime) -> list[int]:
     return done
 
 
-def recently_sent_like(
-    session: Session, draft: BulletinDraft, now: datetime, within: timedelta
-) -> Bulletin | None:
-    """A bulletin with the same subject and introduction sent within `within`: what a command
-    run twice by mistake would send again."""
+def check_sendable(
+    session: Session, settings: Settings, taxonomy: Taxonomy, bulletin: Bulletin
+) -> None:
+    """Refuse a bulletin whose email cannot be composed (a draft saved before a rule existed,
+    items too long for one email): BulletinError saying why, before anything is planned."""
+    check_subject(bulletin.subject)
+    try:
+        email = sample_email(settings, content_of(session, settings, taxonomy, bulletin), "x@y.z")
+        to_mime(email, settings.mail_from)
+    except ValueError as error:
+        raise BulletinError(f"the email cannot be composed: {error}") from None
+
+
+def repeat_of(session: Session, draft: Bulletin | BulletinDraft, now: datetime) -> Bulletin | None:
+    """A bulletin with the same subject and introduction sent within REPEAT_GUARD."""
     return session.exec(
-        select(Bulletin).where(
+        select(Bulletin)
+        .where(
             col(Bulletin.status).in_(["sending", "sent"]),
             Bulletin.subject == draft.subject.strip(),
             Bulletin.introduction == draft.introduction.strip(),
-            col(Bulletin.sent_at) >= now - within,
+            col(Bulletin.sent_at) >= now - REPEAT_GUARD,
         )
+        # start_sending writes with plain updates: never the session's stale copy.
+        .execution_options(populate_existing=True)
     ).first()
+
+
+def check_not_repeated(session: Session, draft: Bulletin | BulletinDraft, now: datetime) -> None:
+    """RepeatRefused if the same bulletin went out within REPEAT_GUARD."""
+    earlier = repeat_of(session, draft, now)
+    if earlier is not None:
+        raise RepeatRefused(earlier)
 
 
 def sample_email(settings: Settings, content: BulletinContent, to: str) -> Email:

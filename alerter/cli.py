@@ -4,7 +4,7 @@ import json
 import logging
 import signal
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +16,10 @@ from sqlmodel import Session
 from alerter.bulletins import (
     BulletinDraft,
     BulletinError,
+    RepeatRefused,
     audience_of,
     check_draft,
-    recently_sent_like,
+    check_not_repeated,
     results,
     save_draft,
     start_sending,
@@ -555,9 +556,6 @@ def digest_send(
         typer.echo(f"  {error}", err=True)
 
 
-REPEAT_GUARD = timedelta(hours=24)
-
-
 @bulletin_app.command("send")
 def bulletin_send(
     subject: Annotated[str, typer.Option(help="The email's subject.")],
@@ -591,14 +589,12 @@ def bulletin_send(
         now = datetime.now(UTC)
         try:
             check_draft(session, taxonomy, draft)
+            if not again:
+                check_not_repeated(session, draft, now)
+        except RepeatRefused as error:
+            raise _fail(f"{error}; add --again to send it once more") from None
         except BulletinError as error:
             raise _fail(str(error)) from None
-        earlier = recently_sent_like(session, draft, now, REPEAT_GUARD)
-        if earlier is not None and not again:
-            raise _fail(
-                f"bulletin {earlier.id} with this subject and message was sent at "
-                f"{earlier.sent_at:%H:%M on %d %B}; add --again to send it once more"
-            )
         reached = audience_of(session, draft)
         typer.echo(
             f"audience: {len(reached.member_ids):,} members "
@@ -610,7 +606,7 @@ def bulletin_send(
         bulletin = save_draft(session, taxonomy, draft, by=by, now=now)
         assert bulletin.id is not None
         try:
-            start_sending(session, bulletin.id, by=by, now=now)
+            start_sending(session, settings, taxonomy, bulletin.id, by=by, now=now, again=again)
         except BulletinError as error:
             raise _fail(str(error)) from None
         with progress_bar(f"bulletin {bulletin.id}") as progress:

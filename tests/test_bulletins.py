@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from alerter.bulletins import (
     BulletinDraft,
     BulletinError,
+    RepeatRefused,
     audience_of,
     content_of,
     get_bulletin,
@@ -97,15 +98,72 @@ def test_a_draft_without_an_audience_or_with_an_unknown_item_is_refused(
         save_draft(session, TAXONOMY, tariff_draft(newsroom, item_ids=(999,)), by="s", now=NOW)
 
 
+@pytest.mark.parametrize(
+    "subject",
+    ["Safeguards\r\nBcc: everyone@example.org", "Tabs\tare not one line", "Line\u2028separator"],
+)
+def test_a_subject_that_is_not_one_line_of_text_is_refused_when_saved(
+    subject: str, session: Session, newsroom: dict[str, int]
+) -> None:
+    with pytest.raises(BulletinError, match="the subject must be one line of text"):
+        save_draft(session, TAXONOMY, tariff_draft(newsroom, subject=subject), by="s", now=NOW)
+    with pytest.raises(BulletinError, match="longer than 200 characters"):
+        save_draft(session, TAXONOMY, tariff_draft(newsroom, subject="S" * 201), by="s", now=NOW)
+    assert session.exec(select(Bulletin)).all() == []
+
+
+def test_a_bulletin_that_cannot_be_composed_is_refused_at_send_and_nothing_is_stuck(
+    session: Session, newsroom: dict[str, int], settings: Settings
+) -> None:
+    # Saved before subjects were checked: the line break is already in the database.
+    bulletin = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
+    bulletin.subject = "Safeguards\r\nchange"
+    session.commit()
+
+    with pytest.raises(BulletinError, match="the subject must be one line of text"):
+        start_sending(session, settings, TAXONOMY, bulletin.id or 0, by="ann", now=NOW)
+
+    assert get_bulletin(session, bulletin.id or 0).status == "draft"
+    assert session.exec(select(Delivery)).all() == []
+
+
+def test_the_same_bulletin_again_within_a_day_is_refused_unless_asked_for(
+    session: Session, newsroom: dict[str, int], settings: Settings
+) -> None:
+    first = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
+    start_sending(session, settings, TAXONOMY, first.id or 0, by="ann", now=NOW)
+    second = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="bob", now=NOW)
+    later = NOW + timedelta(hours=3)
+
+    with pytest.raises(RepeatRefused, match=f"bulletin {first.id} with this subject and message"):
+        start_sending(session, settings, TAXONOMY, second.id or 0, by="bob", now=later)
+    assert get_bulletin(session, second.id or 0).status == "draft"
+    assert (
+        start_sending(session, settings, TAXONOMY, second.id or 0, by="bob", now=later, again=True)
+        == 2
+    )
+
+
+def test_the_same_bulletin_a_day_later_is_not_a_repeat(
+    session: Session, newsroom: dict[str, int], settings: Settings
+) -> None:
+    first = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
+    start_sending(session, settings, TAXONOMY, first.id or 0, by="ann", now=NOW)
+    second = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
+
+    tomorrow = NOW + timedelta(hours=25)
+    assert start_sending(session, settings, TAXONOMY, second.id or 0, by="ann", now=tomorrow) == 2
+
+
 def test_pressing_send_twice_plans_each_member_once_and_the_bulletin_is_final(
-    session: Session, newsroom: dict[str, int]
+    session: Session, newsroom: dict[str, int], settings: Settings
 ) -> None:
     bulletin = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
     assert bulletin.id is not None
 
-    assert start_sending(session, bulletin.id, by="ann", now=NOW) == 2
+    assert start_sending(session, settings, TAXONOMY, bulletin.id, by="ann", now=NOW) == 2
     with pytest.raises(BulletinError, match="already been sent"):
-        start_sending(session, bulletin.id, by="bob", now=NOW)
+        start_sending(session, settings, TAXONOMY, bulletin.id, by="bob", now=NOW)
     with pytest.raises(BulletinError, match="can no longer be changed"):
         save_draft(
             session, TAXONOMY, tariff_draft(newsroom), by="bob", now=NOW, bulletin_id=bulletin.id
@@ -117,7 +175,7 @@ def test_pressing_send_twice_plans_each_member_once_and_the_bulletin_is_final(
 
 
 def test_two_staff_pressing_send_at_the_same_moment_send_it_once(
-    engine: sa.Engine, session: Session, newsroom: dict[str, int]
+    engine: sa.Engine, session: Session, newsroom: dict[str, int], settings: Settings
 ) -> None:
     bulletin = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
     assert bulletin.id is not None
@@ -128,7 +186,7 @@ def test_two_staff_pressing_send_at_the_same_moment_send_it_once(
         with Session(engine) as own:
             start.wait()
             try:
-                start_sending(own, bulletin.id or 0, by=who, now=NOW)
+                start_sending(own, settings, TAXONOMY, bulletin.id or 0, by=who, now=NOW)
                 outcomes.append("sent")
             except BulletinError:
                 outcomes.append("refused")
@@ -179,7 +237,7 @@ def test_a_members_next_digest_leaves_out_what_a_bulletin_sent_them(
         now=NOW,
     )
     assert bulletin.id is not None
-    start_sending(session, bulletin.id, by="ann", now=NOW)
+    start_sending(session, settings, TAXONOMY, bulletin.id, by="ann", now=NOW)
     send_bulletin(session, outbox, app_settings, TAXONOMY, bulletin.id)
     assert get_bulletin(session, bulletin.id).status == "sent"
 

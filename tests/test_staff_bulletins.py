@@ -164,3 +164,64 @@ def test_a_missing_bulletin_gets_its_page_whatever_the_action(client: TestClient
     assert all("There is no bulletin 999." in p.text for p in pages)
     client.cookies.clear()
     assert client.get("/staff/bulletins/999").url.path == "/staff/login"  # sign-in first
+
+
+def test_a_subject_with_a_line_break_is_refused_when_the_draft_is_saved(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    form = client.get("/staff/bulletins/new")
+
+    answer = client.post(
+        "/staff/bulletins/new",
+        data={
+            "csrf_token": csrf(form.text),
+            "subject": "Safeguards\r\nBcc: everyone@example.org",
+            "introduction": "Text",
+            "topics": ["tariffs"],
+        },
+    )
+
+    assert answer.status_code == 422
+    assert "The subject must be one line of text" in answer.text
+    with Session(engine) as session:
+        assert session.exec(select(Bulletin)).all() == []
+
+
+def test_a_draft_that_cannot_be_composed_says_why_and_nothing_is_stuck(
+    client: TestClient, engine: sa.Engine, outbox: Path
+) -> None:
+    draft = compose(client)
+    with Session(engine) as session:  # saved before subjects were checked
+        bulletin = session.exec(select(Bulletin)).one()
+        bulletin.subject = "Safeguards\r\nchange"
+        session.commit()
+    confirm = client.get(f"{draft}/send")
+
+    test = client.post(f"{draft}/test", data={"csrf_token": csrf(confirm.text)})
+    send = client.post(f"{draft}/send", data={"csrf_token": csrf(confirm.text)})
+
+    assert (test.status_code, send.status_code) == (422, 422)
+    assert "The test was not sent" in test.text and "The bulletin was not sent" in send.text
+    assert "The subject must be one line of text" in send.text
+    assert not outbox.exists() or list(outbox.glob("*.eml")) == []
+    with Session(engine) as session:
+        assert session.exec(select(Bulletin.status)).one() == "draft"
+        assert session.exec(select(Delivery)).all() == []
+
+
+def test_sending_the_same_bulletin_again_within_a_day_needs_a_tick(
+    client: TestClient, engine: sa.Engine, outbox: Path
+) -> None:
+    first = compose(client)
+    client.post(f"{first}/send", data={"csrf_token": csrf(client.get(f"{first}/send").text)})
+    second = compose(client)
+
+    confirm = client.get(f"{second}/send")
+    refused = client.post(f"{second}/send", data={"csrf_token": csrf(confirm.text)})
+    assert "with this subject and message was sent at" in confirm.text
+    assert refused.status_code == 409 and "It looks like a repeat" in refused.text
+    assert len(members_mail(outbox)) == 1
+
+    client.post(f"{second}/send", data={"csrf_token": csrf(confirm.text), "again": "true"})
+
+    assert len(members_mail(outbox)) == 2

@@ -15,10 +15,13 @@ from alerter.bulletins import (
     AlreadySent,
     BulletinDraft,
     BulletinError,
+    RepeatRefused,
     audience_of,
+    check_sendable,
     content_of,
     get_bulletin,
     list_bulletins,
+    repeat_of,
     results,
     sample_email,
     save_draft,
@@ -186,9 +189,19 @@ def test_send(
     settings: SettingsDep,
     staff: CurrentStaff,
 ) -> Response:
-    content = content_of(session, settings, request.app.state.taxonomy, bulletin)
+    taxonomy = request.app.state.taxonomy
+    try:
+        check_sendable(session, settings, taxonomy, bulletin)
+    except BulletinError as error:
+        return _message(request, staff, 422, "The test was not sent", _fix(error))
+    content = content_of(session, settings, taxonomy, bulletin)
     send_test(transport_for(settings), settings, content, staff.email)
     return RedirectResponse(f"/staff/bulletins/{bulletin_id}?notice=test-sent", status_code=303)
+
+
+def _fix(error: BulletinError) -> str:
+    reason = str(error)
+    return f"{reason[:1].upper()}{reason[1:]}. Change the draft and try again."
 
 
 @router.get("/{bulletin_id}/send")
@@ -207,6 +220,7 @@ def confirm_page(
         staff,
         bulletin=bulletin,
         audience=audience_of(session, bulletin),
+        repeat_of=repeat_of(session, bulletin, datetime.now(UTC)),
     )
 
 
@@ -219,14 +233,32 @@ def send(
     settings: SettingsDep,
     staff: CurrentStaff,
     background: BackgroundTasks,
+    again: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        start_sending(session, bulletin_id, by=staff.email, now=datetime.now(UTC))
+        start_sending(
+            session,
+            settings,
+            request.app.state.taxonomy,
+            bulletin_id,
+            by=staff.email,
+            now=datetime.now(UTC),
+            again=again,
+        )
     except AlreadySent:
         # A second press, a reload, or a colleague first: the bulletin page says what happened.
         return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
+    except RepeatRefused as error:
+        return _message(
+            request,
+            staff,
+            409,
+            "The bulletin was not sent",
+            f"It looks like a repeat: {error}. To send it once more, tick “Send it again” on "
+            "the send page.",
+        )
     except BulletinError as error:
-        return _message(request, staff, 422, "The bulletin was not sent", str(error))
+        return _message(request, staff, 422, "The bulletin was not sent", _fix(error))
     background.add_task(
         _send_in_background,
         request.app.state.engine,
