@@ -100,6 +100,15 @@ class Item(SQLModel, table=True):
     backlog: bool = False
     # What the source said beyond title and summary (GOV.UK content type, organisations).
     source_metadata: dict[str, Any] = json_column()
+    # Set from a publisher's API record (see alerter.sources.base.Record); None for news items.
+    # The record's stable id there: the item is updated in place when the record changes.
+    external_id: str | None = Field(default=None, unique=True, max_length=300)
+    revision: str | None = Field(default=None, max_length=64)
+    document_type: str | None = Field(default=None, max_length=40, index=True)
+    status: str | None = Field(default=None, max_length=40)
+    opens_at: datetime | None = utc_column()
+    closes_at: datetime | None = utc_column(index=True)
+    outcome_at: datetime | None = utc_column(index=True)
 
 
 class Sighting(SQLModel, table=True):

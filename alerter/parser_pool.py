@@ -5,16 +5,19 @@ import asyncio
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any, TypeVar
 
 from alerter.classifier import Classification, Classifier, Text
 from alerter.sources import KINDS
-from alerter.sources.base import Document, ParseResult, SourceSpec
+from alerter.sources.base import ApiKind, Document, Entry, ParseResult, SourceSpec
 
 log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 # A fork server started once per process hands out workers with the parsers (and the program's
 # main module, which each worker would otherwise import again) already loaded; forking the
@@ -32,10 +35,17 @@ class Parsed:
 
 def parse_document(document: Document, spec: SourceSpec, classifier: Classifier) -> Parsed:
     """Parse with the source's kind and classify the entries; pure, so it runs in any process."""
-    result = KINDS[spec.kind].parse(document, spec)
-    texts = [Text(entry.title, entry.summary, entry.metadata) for entry in result.entries]
+    kind = KINDS[spec.kind]
+    assert not isinstance(kind, ApiKind), f"{spec.kind} sources are collected, not parsed"
+    result = kind.parse(document, spec)
+    return Parsed(result, classify_entries(result.entries, classifier))
+
+
+def classify_entries(entries: list[Entry], classifier: Classifier) -> dict[str, Classification]:
+    """Each entry's topics, by entry identity."""
+    texts = [Text(entry.title, entry.summary, entry.metadata) for entry in entries]
     classified = classifier.classify_many(texts)
-    return Parsed(result, {e.identity: c for e, c in zip(result.entries, classified, strict=True)})
+    return {e.identity: c for e, c in zip(entries, classified, strict=True)}
 
 
 # Each worker process's classifier, installed once when the worker starts.
@@ -50,6 +60,11 @@ def _install(classifier: Classifier) -> None:
 def _parse_in_worker(document: Document, spec: SourceSpec) -> Parsed:
     assert _worker_classifier is not None
     return parse_document(document, spec, _worker_classifier)
+
+
+def _classify_in_worker(entries: list[Entry]) -> dict[str, Classification]:
+    assert _worker_classifier is not None
+    return classify_entries(entries, _worker_classifier)
 
 
 class ParserPool:
@@ -92,8 +107,20 @@ class ParserPool:
             self._ready.set()
 
     async def parse(self, document: Document, spec: SourceSpec) -> Parsed:
+        return await self._run(parse_document, _parse_in_worker, document, spec)
+
+    async def classify(self, entries: list[Entry]) -> dict[str, Classification]:
+        """Topics for entries an API kind collected, by entry identity."""
+        return await self._run(classify_entries, _classify_in_worker, entries)
+
+    async def _run(
+        self,
+        inline: Callable[..., _Result],
+        in_worker: Callable[..., _Result],
+        *args: Any,
+    ) -> _Result:
         if self._workers == 0:
-            return parse_document(document, spec, self._classifier)
+            return inline(*args, self._classifier)
         self.start()
         if not self._ready.is_set():
             await asyncio.to_thread(self._ready.wait)
@@ -101,13 +128,13 @@ class ParserPool:
         try:
             if self._executor is None:
                 raise BrokenProcessPool("the parser processes did not start")
-            return await loop.run_in_executor(self._executor, _parse_in_worker, document, spec)
+            return await loop.run_in_executor(self._executor, in_worker, *args)
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): parse here instead, until the pool is
+            # A worker died (killed, out of memory): work here instead, until the pool is
             # replaced (the next poll cycle's, or the keeper's next pool).
             log.warning("parser processes failed; parsing in the poller instead")
             self._workers = 0
-            return parse_document(document, spec, self._classifier)
+            return inline(*args, self._classifier)
 
     @property
     def usable(self) -> bool:

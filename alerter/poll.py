@@ -12,14 +12,23 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from alerter.api_client import HostPacer, PollingClient
 from alerter.config import Settings
-from alerter.fetch import Fetched, Fetcher, FetchError, NotModified, Validators
+from alerter.fetch import Fetcher, FetchError, NotModified, Validators
 from alerter.labelling import load_classifier, write_topics
 from alerter.models import Source
 from alerter.parser_pool import Parsed, ParserPool, PoolKeeper
 from alerter.progress import Progress
 from alerter.sources import KINDS
-from alerter.sources.base import LayoutChanged, SourceError
+from alerter.sources.base import (
+    ApiKind,
+    DocumentKind,
+    LayoutChanged,
+    RequestFailed,
+    SourceError,
+    SourceSpec,
+    Window,
+)
 from alerter.sources.catalog import spec_of
 from alerter.store import store_entries, story_index
 from alerter.stories import StoryIndex
@@ -84,13 +93,15 @@ def poll_sources(
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
     parsers: PoolKeeper | None = None,
+    pacer: HostPacer | None = None,
 ) -> list[SourceReport]:
     """Poll the named sources (all enabled ones when none are named) and return a report for each.
 
     With `due_only`, sources whose next poll (interval or back-off) is still ahead are left alone;
     a manual poll does not wait for them. `progress` hears of each source as it finishes.
     `parsers` keeps the parser processes warm between the cycles of a long-running process;
-    without it, the cycle starts its own and stops them at the end.
+    without it, the cycle starts its own and stops them at the end. `pacer` spaces the requests
+    of API kinds to each host (a fresh one per cycle by default).
     """
     return asyncio.run(
         _poll(
@@ -102,6 +113,7 @@ def poll_sources(
             transport=transport,
             progress=progress or (lambda done, total: None),
             parsers=parsers,
+            pacer=pacer or HostPacer(),
         )
     )
 
@@ -116,6 +128,7 @@ async def _poll(
     transport: httpx.AsyncBaseTransport | None,
     progress: Progress,
     parsers: PoolKeeper | None,
+    pacer: HostPacer,
 ) -> list[SourceReport]:
     with Session(engine, expire_on_commit=False) as session:
         sources = _select_sources(session, names)
@@ -144,7 +157,7 @@ async def _poll(
                 contact_url=settings.contact_url,
                 transport=transport,
             ) as fetcher:
-                cycle = _Cycle(session, fetcher, parser, story_index(session), clock)
+                cycle = _Cycle(session, fetcher, parser, story_index(session), clock, pacer)
                 finished = 0
 
                 async def poll_and_count(source: Source) -> SourceReport:
@@ -209,44 +222,80 @@ class _Cycle:
     parser: ParserPool
     stories: StoryIndex
     clock: Clock
+    pacer: HostPacer
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What a source said in one poll, read and classified."""
+
+    parsed: Parsed | None  # None: nothing changed since the last poll
+    validators: Validators  # for the next poll's conditional request
+    moved_to: str | None = None  # set when the URL redirected permanently
 
 
 async def _poll_one(cycle: _Cycle, source: Source) -> SourceReport:
     session, clock = cycle.session, cycle.clock
     spec = spec_of(source)
-    validators = Validators(source.etag, source.last_modified)
-    url = str(httpx.URL(source.url).copy_merge_params(tuple(KINDS[spec.kind].request_params(spec))))
+    kind = KINDS[spec.kind]
     try:
-        outcome = await cycle.fetcher.fetch(url, validators)
-        parsed = (
-            None
-            if isinstance(outcome, NotModified)
-            else await cycle.parser.parse(outcome.document, spec)
-        )
+        if isinstance(kind, ApiKind):
+            answer = await _collect(cycle, source, spec, kind)
+        else:
+            answer = await _read(cycle, source, spec, kind)
     except FetchError as error:
         return _fail(session, source, str(error), clock(), error.retry_after)
     except SourceError as error:
-        kind = "layout" if isinstance(error, LayoutChanged) else None
-        return _fail(session, source, str(error), clock(), None, kind=kind)
+        error_kind = "layout" if isinstance(error, LayoutChanged) else None
+        retry_after = error.retry_after if isinstance(error, RequestFailed) else None
+        return _fail(session, source, str(error), clock(), retry_after, kind=error_kind)
     except Exception as error:
         log.exception("parsing %s failed", source.name, extra={"source": source.name})
         return _fail(session, source, f"internal error while parsing: {error!r}", clock(), None)
     # From here on nothing awaits: this source's store runs alone on the shared session.
     now = clock()
-    if isinstance(outcome, NotModified) or parsed is None:
-        _record_success(source, now, validators, warnings=source.last_warnings)
+    if answer.parsed is None:
+        _record_success(source, now, answer.validators, warnings=source.last_warnings)
         session.commit()
         return SourceReport(source.name, "not_modified")
     try:
-        return _store(cycle, source, outcome, parsed, now)
+        return _store(cycle, source, answer, answer.parsed, now)
     except Exception as error:
         log.exception("poll of %s failed", source.name, extra={"source": source.name})
         session.rollback()
         return _fail(session, source, f"internal error while storing: {error!r}", now, None)
 
 
+async def _read(cycle: _Cycle, source: Source, spec: SourceSpec, kind: DocumentKind) -> _Answer:
+    """One document, fetched conditionally and parsed in the parser processes."""
+    validators = Validators(source.etag, source.last_modified)
+    url = str(httpx.URL(source.url).copy_merge_params(tuple(kind.request_params(spec))))
+    outcome = await cycle.fetcher.fetch(url, validators)
+    if isinstance(outcome, NotModified):
+        return _Answer(None, validators)
+    parsed = await cycle.parser.parse(outcome.document, spec)
+    return _Answer(parsed, outcome.validators, outcome.moved_to)
+
+
+async def _collect(cycle: _Cycle, source: Source, spec: SourceSpec, kind: ApiKind) -> _Answer:
+    """The entries an API kind collects, classified in the parser processes."""
+    client = PollingClient(
+        cycle.fetcher,
+        cycle.pacer,
+        cycle.session,
+        validators=Validators(source.etag, source.last_modified),
+        interval=kind.request_interval,
+    )
+    window = Window(now=cycle.clock(), last_success=source.last_success_at)
+    result = await kind.collect(spec, client, window)
+    if client.not_modified and not result.entries:
+        return _Answer(None, client.validators)
+    classifications = await cycle.parser.classify(result.entries)
+    return _Answer(Parsed(result, classifications), client.validators)
+
+
 def _store(
-    cycle: _Cycle, source: Source, fetched: Fetched, parsed: Parsed, now: datetime
+    cycle: _Cycle, source: Source, answer: _Answer, parsed: Parsed, now: datetime
 ) -> SourceReport:
     session = cycle.session
     backlog = source.first_success_at is None
@@ -257,9 +306,9 @@ def _store(
     write_topics(session, {i: topics[e] for i, e in stored.new_items.items()}, new_items=True)
     write_topics(session, {i: topics[e] for i, e in stored.updated_items.items()})
     warnings = list(parsed.result.warnings)
-    if fetched.moved_to:
-        warnings.append(f"moved permanently to {fetched.moved_to}; update the source URL")
-    _record_success(source, now, fetched.validators, warnings=warnings)
+    if answer.moved_to:
+        warnings.append(f"moved permanently to {answer.moved_to}; update the source URL")
+    _record_success(source, now, answer.validators, warnings=warnings)
     session.commit()
     report = SourceReport(
         source.name,

@@ -1,6 +1,6 @@
 """Storing parsed entries as items, each story once, and reading them back."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,6 +65,10 @@ def store_entries(
 ) -> StoreResult:
     """Store a source's entries: new stories inserted, edits applied, re-posts linked.
 
+    An entry with a publisher's record (see `Record`) is matched on the record's external id,
+    then its URL, never on a similar headline, and updates the item it describes whichever
+    source stored it first.
+
     Runs in a savepoint so a conflicting concurrent insert costs a retry, not the whole poll.
     """
     for attempt in range(_ATTEMPTS):
@@ -98,14 +102,18 @@ def _store(
     for entry in entries:
         unique.setdefault(entry.identity, entry)  # a feed listing one article twice
     known = _sighted_items(session, source.id, list(unique))
-    by_url = _items_by_url(session, [e.url for e in unique.values() if e.identity not in known])
+    unsighted = [entry for entry in unique.values() if entry.identity not in known]
+    by_external_id = _items_by_external_id(
+        session, [entry.record.external_id for entry in unsighted if entry.record]
+    )
+    by_url = _items_by_url(session, [entry.url for entry in unsighted])
     # New items of this batch by URL, with every identity under which this source listed them.
     pending: dict[str, tuple[dict[str, Any], list[str]]] = {}
     sightings: list[dict[str, Any]] = []
     for entry in unique.values():
         item = known.get(entry.identity)
         if item is not None:
-            if item.source_id == source.id and _apply_edit(item, entry, now):
+            if _may_edit(item, entry, source.id) and _apply_edit(item, entry, now):
                 result.updated_items[item.id or 0] = entry.identity
             else:
                 result.unchanged += 1
@@ -116,8 +124,18 @@ def _store(
             continue
         words = frozenset(title_words(entry.title))
         published = believable_published(entry.published, now)
-        item = by_url.get(entry.url)
-        story_id = item.id if item else stories.find(words, published, source.id)
+        item = (by_external_id.get(entry.record.external_id) if entry.record else None) or (
+            by_url.get(entry.url)
+        )
+        if item is not None:
+            sightings.append(_sighting(item.id or 0, source.id, entry.identity, entry.url, now))
+            if _may_edit(item, entry, source.id) and _apply_edit(item, entry, now):
+                result.updated_items[item.id or 0] = entry.identity
+            else:
+                result.merged += 1
+            continue
+        # A publisher's record is its own document, never a re-post of a similar headline.
+        story_id = None if entry.record else stories.find(words, published, source.id)
         if story_id is not None:
             sightings.append(_sighting(story_id, source.id, entry.identity, entry.url, now))
             result.merged += 1
@@ -134,6 +152,7 @@ def _store(
             "title_key": " ".join(sorted(words)),
             "backlog": backlog,
             "source_metadata": entry.metadata,
+            **_record_fields(entry),
         }
         pending[entry.url] = (row, [entry.identity])
     headlines: list[Headline] = []
@@ -173,17 +192,45 @@ def _sighting(
     }
 
 
+def _record_fields(entry: Entry) -> dict[str, Any]:
+    record = entry.record
+    return {
+        "external_id": record.external_id if record else None,
+        "revision": record.revision if record else None,
+        "document_type": record.document_type if record else None,
+        "status": record.status if record else None,
+        "opens_at": record.opens_at if record else None,
+        "closes_at": record.closes_at if record else None,
+        "outcome_at": record.outcome_at if record else None,
+    }
+
+
+def _may_edit(item: Item, entry: Entry, source_id: int) -> bool:
+    """Who may change a stored item: the publisher's record of it, once it has one; until then
+    the source that stored it first, or a record that describes it (adopting the item)."""
+    if entry.record is not None:
+        return item.external_id in (None, entry.record.external_id)
+    return item.external_id is None and item.source_id == source_id
+
+
 def _apply_edit(item: Item, entry: Entry, now: datetime) -> bool:
-    """Apply the origin source's changed title or summary; True when something changed."""
+    """Apply a changed title or summary, and a record's changed fields; True when something a
+    reader sees changed (a new revision alone is kept quietly)."""
     digest = content_hash(entry.title, entry.summary)
-    if digest == item.content_hash:
+    fields = _record_fields(entry) if entry.record else {}
+    item.revision = fields.pop("revision", item.revision)
+    record_changed = any(getattr(item, name) != value for name, value in fields.items())
+    metadata_changed = entry.record is not None and entry.metadata != item.source_metadata
+    if digest == item.content_hash and not record_changed and not metadata_changed:
         return False
     item.title = entry.title
     item.summary = entry.summary
     item.content_hash = digest
     item.title_key = title_key(entry.title)
     item.updated_at = now
-    if entry.metadata:
+    for name, value in fields.items():
+        setattr(item, name, value)
+    if entry.metadata or entry.record:  # a record's metadata is all there is to say
         item.source_metadata = entry.metadata
     return True
 
@@ -199,6 +246,42 @@ def _sighted_items(session: Session, source_id: int, identities: list[str]) -> d
         )
         found.update({identity: item for identity, item in rows})
     return found
+
+
+def _items_by_external_id(session: Session, external_ids: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(external_ids), _CHUNK):
+        chunk = external_ids[start : start + _CHUNK]
+        rows = session.exec(select(Item).where(col(Item.external_id).in_(chunk)))
+        found.update({item.external_id: item for item in rows if item.external_id})
+    return found
+
+
+def stored_revisions(session: Session, external_ids: Collection[str]) -> dict[str, str | None]:
+    """The stored revision of each of these publisher records that is stored."""
+    ids = list(external_ids)
+    found: dict[str, str | None] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.exec(
+            select(Item.external_id, Item.revision).where(
+                col(Item.external_id).in_(ids[start : start + _CHUNK])
+            )
+        )
+        found.update({external_id: revision for external_id, revision in rows if external_id})
+    return found
+
+
+def records_to_reread(session: Session, prefix: str, limit: int) -> list[str]:
+    """External ids starting with `prefix` stored without a revision (a record read in part),
+    oldest first."""
+    rows = session.exec(
+        select(Item.external_id)
+        .where(col(Item.external_id).startswith(prefix, autoescape=True))
+        .where(col(Item.revision).is_(None))
+        .order_by(col(Item.id))
+        .limit(limit)
+    )
+    return [external_id for external_id in rows if external_id]
 
 
 def _items_by_url(session: Session, urls: list[str]) -> dict[str, Item]:

@@ -36,6 +36,8 @@ Responder = Callable[[Request], Reply]
 class FakeWeb:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Responder] = {}
+        # Responders for every path under a prefix, for APIs with ids in their paths.
+        self.trees: dict[str, Responder] = {}
         self.requests: list[Request] = []
         web = self
 
@@ -45,7 +47,8 @@ class FakeWeb:
             def do_GET(self) -> None:
                 request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
                 web.requests.append(request)
-                responder = web.routes.get(self.path) or web.routes.get(self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                responder = web.routes.get(self.path) or web.routes.get(path) or web.tree_for(path)
                 reply = responder(request) if responder else Reply(404, b"not found")
                 time.sleep(reply.delay)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -98,6 +101,17 @@ class FakeWeb:
         """Serve `reply` (or what the responder returns) at `path`; returns the full URL."""
         self.routes[path] = reply if callable(reply) else (lambda _request, r=reply: r)
         return self.url(path)
+
+    def route_tree(self, prefix: str, responder: Responder) -> str:
+        """Answer every path at or under `prefix` with the responder; returns the prefix's URL."""
+        self.trees[prefix.rstrip("/")] = responder
+        return self.url(prefix)
+
+    def tree_for(self, path: str) -> Responder | None:
+        for prefix, responder in self.trees.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return responder
+        return None
 
     def serve_fixture(
         self,

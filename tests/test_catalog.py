@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from alerter.config import DEFAULT_SOURCES_FILE
+from alerter.sources import KINDS
+from alerter.sources.base import ApiKind
 from alerter.sources.catalog import SourceFileError, load_source_file
 
 VALID_SOURCES = """
@@ -170,7 +173,8 @@ publisher = "The Aluminium Federation"
 """,
     )
 
-    assert "source #1 ('ALFED news'): kind must be one of feed, html, govuk, not 'rss'" in message
+    kinds = ", ".join(KINDS)
+    assert f"source #1 ('ALFED news'): kind must be one of {kinds}, not 'rss'" in message
 
 
 def test_an_html_source_without_its_selectors_is_reported(tmp_path: Path) -> None:
@@ -268,3 +272,11 @@ def test_a_file_that_is_not_utf_8_is_reported(tmp_path: Path) -> None:
 def test_a_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SourceFileError, match="cannot read the sources file"):
         load_source_file(tmp_path / "missing.toml")
+
+
+def test_the_shipped_sources_list_every_api_kind_disabled_for_staff_to_turn_on() -> None:
+    specs = load_source_file(DEFAULT_SOURCES_FILE)
+
+    api_kinds = {name for name, kind in KINDS.items() if isinstance(kind, ApiKind)}
+    assert {spec.kind for spec in specs} >= api_kinds
+    assert all(not spec.enabled for spec in specs if spec.kind in api_kinds)

@@ -6,7 +6,7 @@ from alerter.classifier import Classifier
 from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.examples import ExampleMatcher, LabelledExample
 from alerter.parser_pool import ParserPool, PoolKeeper
-from alerter.sources.base import Document, SourceSpec
+from alerter.sources.base import Document, Entry, Record, SourceSpec
 from alerter.topics import load_taxonomy
 from tests.feeds import Story, rss
 
@@ -31,6 +31,24 @@ def test_documents_are_parsed_and_classified_in_worker_processes() -> None:
     assert titles == ["Steel safeguard quota reopens"]
     assert topics == ("tariffs",)
     assert pids and os.getpid() not in pids
+
+
+def test_entries_an_api_kind_collected_are_classified_in_worker_processes() -> None:
+    question = Entry(
+        identity="parliament:written-question:1",
+        url="https://questions.example/1",
+        title="Steel: Safeguard Measures",
+        summary="Whether the steel safeguard tariff-rate quotas will be extended.",
+        published=None,
+        record=Record(external_id="parliament:written-question:1", status="unanswered"),
+    )
+
+    async def run() -> tuple[str, ...]:
+        async with ParserPool(1, CLASSIFIER) as pool:
+            classified = await pool.classify([question])
+        return classified[question.identity].topics
+
+    assert asyncio.run(run()) == ("tariffs",)
 
 
 def test_a_killed_worker_does_not_lose_the_parse() -> None:

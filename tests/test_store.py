@@ -5,7 +5,7 @@ from sqlmodel import Session, col, select
 
 import alerter.store
 from alerter.models import Item, Sighting, Source
-from alerter.sources.base import Entry
+from alerter.sources.base import Entry, Record
 from alerter.store import list_items, store_entries, story_index
 
 NOW = datetime(2026, 2, 4, 12, 0, tzinfo=UTC)
@@ -244,3 +244,174 @@ def test_a_concurrent_insert_of_the_same_url_is_retried_not_lost(
 
     assert result.merged == 1
     assert len(items(session)) == 1
+
+
+# Publishers' records: an item per record, updated in place
+
+
+def consultation(
+    *,
+    closes: datetime = NOW + timedelta(days=30),
+    status: str = "open",
+    revision: str | None = "r1",
+    title: str = "Consultation on scrap metal dealer licensing",
+    url: str = "https://gov.example/consultations/scrap",
+    outcome_at: datetime | None = None,
+) -> Entry:
+    return Entry(
+        identity="govuk:/consultations/scrap",
+        url=url,
+        title=title,
+        summary="Views sought on licensing scrap metal dealers.",
+        published=NOW - timedelta(days=1),
+        metadata={"how_to_respond": {"email": "scrap@gov.example"}},
+        record=Record(
+            external_id="govuk:/consultations/scrap",
+            revision=revision,
+            document_type="consultation",
+            status=status,
+            opens_at=NOW - timedelta(days=1),
+            closes_at=closes,
+            outcome_at=outcome_at,
+        ),
+    )
+
+
+def test_a_record_is_stored_with_its_dates_type_and_status(session: Session) -> None:
+    govuk = add_source(session, "govuk")
+
+    store(session, govuk, [consultation()])
+
+    [item] = items(session)
+    assert (item.external_id, item.revision, item.document_type, item.status) == (
+        "govuk:/consultations/scrap",
+        "r1",
+        "consultation",
+        "open",
+    )
+    assert (item.opens_at, item.closes_at, item.outcome_at) == (
+        NOW - timedelta(days=1),
+        NOW + timedelta(days=30),
+        None,
+    )
+
+
+def test_a_moved_closing_date_updates_the_item_in_place(session: Session) -> None:
+    govuk = add_source(session, "govuk")
+    store(session, govuk, [consultation()])
+    later = NOW + timedelta(days=3)
+
+    result = store(
+        session, govuk, [consultation(closes=NOW + timedelta(days=44), revision="r2")], now=later
+    )
+
+    [item] = items(session)
+    assert result.updated_item_ids == [item.id]
+    assert (item.closes_at, item.revision, item.updated_at) == (
+        NOW + timedelta(days=44),
+        "r2",
+        later,
+    )
+
+
+def test_an_outcome_updates_the_same_item(session: Session) -> None:
+    govuk = add_source(session, "govuk")
+    store(session, govuk, [consultation()])
+    published = NOW + timedelta(days=60)
+
+    result = store(
+        session,
+        govuk,
+        [consultation(status="outcome", outcome_at=published, revision="r3")],
+        now=published,
+    )
+
+    [item] = items(session)
+    assert result.updated_item_ids == [item.id]
+    assert (item.status, item.outcome_at) == ("outcome", published)
+
+
+def test_a_new_revision_alone_is_kept_without_marking_the_item_updated(session: Session) -> None:
+    govuk = add_source(session, "govuk")
+    store(session, govuk, [consultation()])
+
+    result = store(session, govuk, [consultation(revision=None)])
+
+    [item] = items(session)
+    assert (result.updated_item_ids, result.unchanged) == ([], 1)
+    assert (item.revision, item.updated_at) == (None, None)
+
+
+def test_a_record_adopts_the_news_item_another_source_stored_at_its_url(
+    session: Session,
+) -> None:
+    feed, govuk = add_source(session, "feed"), add_source(session, "govuk")
+    store(
+        session,
+        feed,
+        [entry("Scrap metal dealer licensing", "https://gov.example/consultations/scrap")],
+    )
+
+    result = store(session, govuk, [consultation()], now=NOW + timedelta(hours=1))
+
+    [item] = items(session)
+    assert result.updated_item_ids == [item.id]
+    assert (item.external_id, item.closes_at) == (
+        "govuk:/consultations/scrap",
+        NOW + timedelta(days=30),
+    )
+    assert item.title == "Consultation on scrap metal dealer licensing"
+    assert list_items(session)[0].sources == ["feed", "govuk"]
+
+
+def test_once_a_record_describes_an_item_the_news_source_no_longer_edits_it(
+    session: Session,
+) -> None:
+    feed, govuk = add_source(session, "feed"), add_source(session, "govuk")
+    url = "https://gov.example/consultations/scrap"
+    store(session, feed, [entry("Scrap metal dealer licensing", url)])
+    store(session, govuk, [consultation()])
+
+    result = store(session, feed, [entry("Scrap metal licensing: have your say", url)])
+
+    assert result.updated_item_ids == []
+    assert items(session)[0].title == "Consultation on scrap metal dealer licensing"
+
+
+def test_a_record_found_by_another_source_updates_the_item_by_its_external_id(
+    session: Session,
+) -> None:
+    steel, aluminium = add_source(session, "steel"), add_source(session, "aluminium")
+    store(session, steel, [consultation()])
+
+    result = store(
+        session, aluminium, [consultation(closes=NOW + timedelta(days=40), revision="r2")]
+    )
+
+    [item] = items(session)
+    assert result.updated_item_ids == [item.id]
+    assert item.closes_at == NOW + timedelta(days=40)
+    assert list_items(session)[0].sources == ["steel", "aluminium"]
+
+
+def test_a_record_is_never_merged_into_a_similar_headline(session: Session) -> None:
+    feed, govuk = add_source(session, "feed"), add_source(session, "govuk")
+    store(
+        session,
+        feed,
+        [entry("Consultation on scrap metal dealer licensing", "https://news.example/scrap")],
+    )
+
+    result = store(session, govuk, [consultation()])
+
+    assert len(result.new_item_ids) == 1
+    assert len(items(session)) == 2
+
+
+def test_stored_revisions_names_the_stored_records_only(session: Session) -> None:
+    govuk = add_source(session, "govuk")
+    store(session, govuk, [consultation()])
+
+    assert alerter.store.stored_revisions(
+        session, ["govuk:/consultations/scrap", "govuk:/consultations/other"]
+    ) == {"govuk:/consultations/scrap": "r1"}

@@ -105,8 +105,9 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> None:
 
 
 def apply_spec(row: Source, spec: SourceSpec) -> None:
-    """Update a source's configuration; a new address forgets the old address's validators."""
-    if row.url != str(spec.url) or row.kind != spec.kind:
+    """Update a source's configuration; a new address or query forgets the old one's
+    validators."""
+    if row.url != str(spec.url) or row.kind != spec.kind or row.options != dict(spec.options):
         row.etag = None
         row.last_modified = None
     for name, value in _config_fields(spec).items():
