@@ -1,5 +1,9 @@
 """The one place that creates the database engine, applies migrations and opens sessions."""
 
+import logging
+import re
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,23 +17,40 @@ from sqlmodel import Session
 
 from alerter.config import PACKAGE_DIR, get_settings
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 # Any constant: serialises migrations when several processes start together on PostgreSQL.
 _MIGRATION_LOCK_ID = 4_711_2026
 
 
 def create_db_engine(url: str) -> sa.Engine:
-    """An engine for `url`; SQLite gets WAL mode so the web app and the worker can share it."""
+    """An engine for `url`. On SQLite (the embedded default, shared by the web app and the
+    worker) transactions take the write lock at their first write only, see below."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         sa.event.listen(engine, "connect", _configure_sqlite)
-        sa.event.listen(engine, "begin", _begin_immediate)
+        sa.event.listen(engine, "before_cursor_execute", _begin_before_first_write)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+# SQLite lets one connection write at a time. In WAL mode readers never wait for it, so alerter
+# reads outside any transaction (each statement sees what is committed, as PostgreSQL's READ
+# COMMITTED does) and opens a transaction with BEGIN IMMEDIATE at the first write: the write lock
+# is held from that write to the commit, which every caller keeps short (nothing slow, no
+# fetching, rendering or sending, between them). A transaction that upgraded from reading would
+# fail at once, without waiting, whenever another connection had written since it began.
+#
+# A writer waits up to the busy timeout for the lock, and BEGIN IMMEDIATE is tried again (with a
+# warning) until WRITE_LOCK_PATIENCE_SECONDS have passed: well under a delivery's lease, so a
+# sender marking its rows sent is never overtaken by another sender because it waited.
+SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
+WRITE_LOCK_PATIENCE_SECONDS = 30.0
+_READS = re.compile(r"\s*(SELECT|PRAGMA)\b", re.IGNORECASE)
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # alerter issues BEGIN itself (below); pysqlite's own deferred BEGIN would break savepoints.
+    # No implicit BEGIN from pysqlite: alerter issues BEGIN IMMEDIATE itself (below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,10 +59,49 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_before_first_write(
+    connection: sa.Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """Reads run on their own; the first other statement (a write, a savepoint) begins."""
+    if not _READS.match(statement):
+        _begin_immediate(connection)
+
+
 def _begin_immediate(connection: sa.Connection) -> None:
-    """Take SQLite's write lock when a transaction starts: a transaction that read and then wants
-    to write after another process wrote would otherwise fail with "database is locked"."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE unless begun, tried again while another connection holds the lock."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert isinstance(dbapi_connection, sqlite3.Connection)
+    if dbapi_connection.in_transaction:
+        return
+    waited = 0.0
+    while True:
+        started = time.monotonic()
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if not error.sqlite_errorname.startswith("SQLITE_BUSY"):
+                raise
+            waited += time.monotonic() - started
+            if waited >= WRITE_LOCK_PATIENCE_SECONDS:
+                raise sqlite3.OperationalError(
+                    f"database is locked: another process held the SQLite write lock for "
+                    f"{waited:.0f} s (a long transaction, or an sqlite3 shell left open)"
+                ) from error
+            log.warning("waited %.0f s for the SQLite write lock; still trying", waited)
+
+
+def begin_writing(connection: sa.Connection) -> None:
+    """Take the write lock now, before the reads of a transaction whose writes depend on them
+    and must not be overtaken by another writer (migrations). PostgreSQL needs nothing here:
+    its callers lock what they need (FOR UPDATE, advisory locks)."""
+    if connection.dialect.name == "sqlite":
+        _begin_immediate(connection)
 
 
 def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
@@ -83,6 +143,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 def migrate(engine: sa.Engine) -> None:
     """Apply pending migrations; safe to call from every command and from concurrent processes."""
     with engine.begin() as connection:
+        begin_writing(connection)  # SQLite: one process migrates, the others then find it done
         if connection.dialect.name == "postgresql":
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}

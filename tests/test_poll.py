@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.config import Settings
-from alerter.models import Item, Source
+from alerter.health import beat
+from alerter.models import Item, Source, WorkerHeartbeat
 from alerter.poll import SourceReport, backoff_delay, poll_sources
 from alerter.sources.catalog import sync_source_file
-from tests.fake_web import FakeWeb, Reply
+from tests.fake_web import FakeWeb, Reply, Request
 from tests.feeds import Story, rss
 
 START = datetime(2026, 2, 4, 9, 0, tzinfo=UTC)
@@ -259,6 +260,26 @@ def test_a_failing_source_backs_off_and_recovers(
     recovered = source_row(engine, "Flaky")
     assert report.new == 2
     assert (recovered.consecutive_failures, recovered.last_error) == (0, None)
+
+
+def test_a_poll_holds_no_write_lock_while_it_fetches(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    def answer_after_another_process_wrote(_request: Request) -> Reply:
+        # The web app or the worker writing while the feed is slow to answer.
+        with Session(engine) as session:
+            beat(session, "host:2", START, START)
+        return Reply(200, two_stories(), {"Content-Type": RSS})
+
+    declare(
+        sources_file, feed_source("News", web.route("/feed", answer_after_another_process_wrote))
+    )
+
+    report = poll(engine, settings, Clock())["News"]
+
+    assert (report.status, report.new) == ("fetched", 2), report.error
+    with Session(engine) as session:
+        assert session.get(WorkerHeartbeat, "host:2") is not None
 
 
 def test_backoff_doubles_caps_at_a_day_and_honours_retry_after() -> None:
