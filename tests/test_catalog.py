@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from alerter.config import DEFAULT_SOURCES_FILE
+from alerter.models import Source
 from alerter.sources import KINDS
 from alerter.sources.base import ApiKind
 from alerter.sources.catalog import SourceFileError, load_source_file
@@ -280,3 +281,9 @@ def test_the_shipped_sources_list_every_api_kind_disabled_for_staff_to_turn_on()
     api_kinds = {name for name, kind in KINDS.items() if isinstance(kind, ApiKind)}
     assert {spec.kind for spec in specs} >= api_kinds
     assert all(not spec.enabled for spec in specs if spec.kind in api_kinds)
+
+
+def test_every_kind_name_fits_the_source_table() -> None:
+    longest = Source.__table__.c.kind.type.length  # type: ignore[attr-defined]
+
+    assert [name for name in KINDS if len(name) > longest] == []

@@ -2,6 +2,7 @@
 `ApiKind` (an API asked several questions per poll) and a line in `KINDS`."""
 
 from alerter.sources.base import SourceKind
+from alerter.sources.committees import CommitteeInquiriesKind, CommitteePublicationsKind
 from alerter.sources.feed import FeedKind
 from alerter.sources.govuk import GovukKind
 from alerter.sources.html_page import HtmlKind
@@ -13,4 +14,6 @@ KINDS: dict[str, SourceKind] = {
     "govuk": GovukKind(),
     "written_questions": WrittenQuestionsKind(),
     "written_statements": WrittenStatementsKind(),
+    "committee_inquiries": CommitteeInquiriesKind(),
+    "committee_papers": CommitteePublicationsKind(),
 }
