@@ -5,6 +5,7 @@ from alerter.sources.base import SourceKind
 from alerter.sources.committees import CommitteeInquiriesKind, CommitteePublicationsKind
 from alerter.sources.feed import FeedKind
 from alerter.sources.govuk import GovukKind
+from alerter.sources.hansard import HansardKind
 from alerter.sources.html_page import HtmlKind
 from alerter.sources.written_questions import WrittenQuestionsKind, WrittenStatementsKind
 
@@ -16,4 +17,5 @@ KINDS: dict[str, SourceKind] = {
     "written_statements": WrittenStatementsKind(),
     "committee_inquiries": CommitteeInquiriesKind(),
     "committee_papers": CommitteePublicationsKind(),
+    "hansard": HansardKind(),
 }
