@@ -7,6 +7,7 @@ from alerter.sources.feed import FeedKind
 from alerter.sources.govuk import GovukKind
 from alerter.sources.hansard import HansardKind
 from alerter.sources.html_page import HtmlKind
+from alerter.sources.legislation import LegislationKind
 from alerter.sources.written_questions import WrittenQuestionsKind, WrittenStatementsKind
 
 KINDS: dict[str, SourceKind] = {
@@ -18,4 +19,5 @@ KINDS: dict[str, SourceKind] = {
     "committee_inquiries": CommitteeInquiriesKind(),
     "committee_papers": CommitteePublicationsKind(),
     "hansard": HansardKind(),
+    "legislation": LegislationKind(),
 }
