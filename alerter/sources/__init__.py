@@ -5,6 +5,7 @@ from alerter.sources.base import SourceKind
 from alerter.sources.committees import CommitteeInquiriesKind, CommitteePublicationsKind
 from alerter.sources.feed import FeedKind
 from alerter.sources.govuk import GovukKind
+from alerter.sources.govuk_consultations import GovukConsultationsKind
 from alerter.sources.hansard import HansardKind
 from alerter.sources.html_page import HtmlKind
 from alerter.sources.legislation import LegislationKind
@@ -20,4 +21,5 @@ KINDS: dict[str, SourceKind] = {
     "committee_papers": CommitteePublicationsKind(),
     "hansard": HansardKind(),
     "legislation": LegislationKind(),
+    "govuk_consultations": GovukConsultationsKind(),
 }

@@ -37,13 +37,7 @@ class GovukOptions(BaseModel):
     @field_validator("filters")
     @classmethod
     def _known_filters(cls, filters: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for name in filters:
-            if not _FILTER_NAME.match(name):
-                raise ValueError(
-                    f"{name!r} is not a search API filter (use filter_<field>, reject_<field>, "
-                    "filter_any_<field> or filter_all_<field>)"
-                )
-        return filters
+        return check_filters(filters)
 
     @field_validator("order")
     @classmethod
@@ -51,6 +45,26 @@ class GovukOptions(BaseModel):
         if order.removeprefix("-") not in _SORTABLE:
             raise ValueError(f"order must be one of {', '.join(_SORTABLE)}, optionally with '-'")
         return order
+
+
+def check_filters(filters: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+    """The filters, if each is a search API filter name; the API answers any other with 422."""
+    for name in filters:
+        if not _FILTER_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a search API filter (use filter_<field>, reject_<field>, "
+                "filter_any_<field> or filter_all_<field>)"
+            )
+    return filters
+
+
+def filter_params(filters: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """Each filter once per value: repeated values are ORed."""
+    return [
+        (name, value)
+        for name, values in filters.items()
+        for value in ([values] if isinstance(values, str) else values)
+    ]
 
 
 class GovukKind:
@@ -61,9 +75,7 @@ class GovukKind:
         params = [("count", str(options.count)), ("order", options.order)]
         if options.q:
             params.append(("q", options.q))
-        for name, values in options.filters.items():
-            for value in [values] if isinstance(values, str) else values:
-                params.append((name, value))
+        params += filter_params(options.filters)
         params.extend(("fields", field) for field in _FIELDS)
         return params
 
