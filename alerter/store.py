@@ -320,9 +320,13 @@ def list_items(
     if ids is not None:
         query = query.where(col(Item.id).in_(ids))
     if text:
-        pattern = f"%{text.strip()}%"
+        # autoescape: a `%` or `_` typed in a search is that character, not a wildcard.
+        words = text.strip()
         query = query.where(
-            sa.or_(col(Item.title).ilike(pattern), col(Item.summary).ilike(pattern))
+            sa.or_(
+                col(Item.title).icontains(words, autoescape=True),
+                col(Item.summary).icontains(words, autoescape=True),
+            )
         )
     if topic:
         tagged = select(ItemTopic.item_id).where(ItemTopic.topic_id == topic)

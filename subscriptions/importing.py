@@ -23,9 +23,10 @@ from alerter.progress import Progress
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
+    NewMember,
     check_choices,
     choices_detail,
-    create_member,
+    create_members,
     email_hash,
     log_consent,
     normalise_email,
@@ -135,6 +136,7 @@ def import_members(
     )
     members = _members_by_email(session, [row.email for row in rows])
     erased = _erased(session, [row.email for row in rows if row.email not in members])
+    new: list[NewMember] = []
     for done, row in enumerate(rows, start=1):
         if progress is not None:
             progress(done, len(rows))
@@ -147,7 +149,15 @@ def import_members(
                 "this address asked to be erased; it is not imported again",
             )
         elif member is None:
-            result = _add(session, row, consent_confirmed, method, now, report)
+            new.append(NewMember(row.email, row.name, row.organisation, row.topics, row.frequency))
+            result = RowResult(
+                row.line,
+                row.email,
+                Outcome.ADDED,
+                "active: consent confirmed by staff"
+                if consent_confirmed
+                else "awaiting confirmation: a confirmation email is sent",
+            )
         elif member.status in (MemberStatus.UNSUBSCRIBED, MemberStatus.SUPPRESSED):
             result = RowResult(
                 row.line,
@@ -166,6 +176,11 @@ def import_members(
         else:
             result = _update(session, member, row, method, now)
         report.rows.append(result)
+    added = create_members(
+        session, new, active=consent_confirmed, action="import", method=method, now=now
+    )
+    if not consent_confirmed:
+        report.to_confirm = [added[member.email] for member in new]
     report.rows.sort(key=lambda result: result.line)
     session.flush()
     return report
@@ -194,35 +209,6 @@ def _erased(session: Session, emails: list[str]) -> set[str]:
             )
         )
     return found
-
-
-def _add(
-    session: Session,
-    row: _Row,
-    consent_confirmed: bool,
-    method: str,
-    now: datetime,
-    report: ImportReport,
-) -> RowResult:
-    member = create_member(
-        session,
-        row.email,
-        name=row.name,
-        organisation=row.organisation,
-        topics=row.topics,
-        frequency=row.frequency,
-        active=consent_confirmed,
-        action="import",
-        method=method,
-        now=now,
-    )
-    assert member.id is not None
-    if consent_confirmed:
-        return RowResult(row.line, row.email, Outcome.ADDED, "active: consent confirmed by staff")
-    report.to_confirm.append(member.id)
-    return RowResult(
-        row.line, row.email, Outcome.ADDED, "awaiting confirmation: a confirmation email is sent"
-    )
 
 
 def _update(session: Session, member: Member, row: _Row, method: str, now: datetime) -> RowResult:

@@ -16,6 +16,7 @@ from subscriptions.members import (
     find_member,
     is_erased,
     normalise_email,
+    search_members,
     sign_up,
     suppress,
     topics_of,
@@ -212,3 +213,20 @@ def test_two_saves_of_one_members_choices_at_once_both_succeed_in_turn(
     assert errors == []
     with Session(engine) as session:
         assert topics_of(session, member_id or 0) == ["tariffs"]
+
+
+def test_a_percent_or_underscore_in_a_member_search_is_that_character(session: Session) -> None:
+    for address, name in [("a_b@x.example", "Ann"), ("axb@x.example", "Bob 100%")]:
+        sign_up(
+            session,
+            address,
+            name=name,
+            organisation="",
+            topics=["tariffs"],
+            frequency=Frequency.WEEKLY,
+            now=NOW,
+        )
+    session.commit()
+
+    assert [m.email for m in search_members(session, "a_b")] == ["a_b@x.example"]
+    assert [m.name for m in search_members(session, "%")] == ["Bob 100%"]

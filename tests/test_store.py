@@ -415,3 +415,26 @@ def test_stored_revisions_names_the_stored_records_only(session: Session) -> Non
     assert alerter.store.stored_revisions(
         session, ["govuk:/consultations/scrap", "govuk:/consultations/other"]
     ) == {"govuk:/consultations/scrap": "r1"}
+
+
+def test_a_percent_or_underscore_in_a_search_is_that_character_not_a_wildcard(
+    session: Session,
+) -> None:
+    source = add_source(session, "dbt")
+    store(
+        session,
+        source,
+        [
+            entry("Tariff cut of 50% on aluminium", "https://dbt.example/1"),
+            entry("Tariff cut of 50 points on aluminium", "https://dbt.example/2"),
+            entry("Guidance for steel_wire codes", "https://dbt.example/3"),
+            entry("Guidance for steel-wire codes", "https://dbt.example/4"),
+        ],
+    )
+
+    assert [s.item.title for s in list_items(session, text="50%")] == [
+        "Tariff cut of 50% on aluminium"
+    ]
+    assert [s.item.title for s in list_items(session, text="steel_wire")] == [
+        "Guidance for steel_wire codes"
+    ]
