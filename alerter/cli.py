@@ -156,7 +156,7 @@ def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     # scheduler finish its jobs below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        uvicorn.run(create_app(settings, engine), host=host, port=port)
+        uvicorn.run(create_app(settings, engine), host=host, port=port, proxy_headers=False)
     finally:
         stop_scheduler(scheduler)
 
@@ -212,7 +212,9 @@ def serve(
 
     from subscriptions.web.app import create_app
 
-    uvicorn.run(create_app(get_settings(), get_engine()), host=host, port=port)
+    # X-Forwarded-For is believed only from ALERTER_TRUSTED_PROXIES (the app's own rule), not
+    # from whatever uvicorn trusts by default.
+    uvicorn.run(create_app(get_settings(), get_engine()), host=host, port=port, proxy_headers=False)
 
 
 @db_app.command("upgrade")

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     secret_key_file: Path = Field(
         default=Path("alerter.secret"), description="Where the generated secret key is kept"
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For names the client; unset, the connecting address is the client",
+    )
     mail_from: str = Field(
         default="alerts@alerter.example", description="The From address of every email"
     )

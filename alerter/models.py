@@ -79,6 +79,9 @@ class Source(SQLModel, table=True):
     next_poll_at: datetime | None = utc_column()
     # A poll in progress holds the source until this time, so two workers never poll it at once.
     claimed_until: datetime | None = utc_column()
+    # The process holding it (its heartbeat's name): once that heartbeat is stale, the claim
+    # lapses without waiting for claimed_until.
+    claimed_by: str | None = Field(default=None, max_length=200)
 
 
 class Item(SQLModel, table=True):

@@ -15,8 +15,9 @@ from sqlmodel import Session, col, select
 from alerter.api_client import HostPacer, PollingClient
 from alerter.config import Settings
 from alerter.fetch import Fetcher, FetchError, NotModified, Validators
+from alerter.health import STALE_AFTER, worker_name
 from alerter.labelling import load_classifier, write_topics
-from alerter.models import Source
+from alerter.models import Source, WorkerHeartbeat
 from alerter.parser_pool import Parsed, ParserPool, PoolKeeper
 from alerter.progress import Progress
 from alerter.sources import KINDS
@@ -35,7 +36,8 @@ from alerter.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 
-# How long a claimed source stays reserved for the poller that claimed it, should that poller die.
+# How long a claimed source stays reserved for the poller that claimed it, should that poller
+# die. A worker's claims lapse sooner: as soon as its heartbeat goes stale (see _claim).
 CLAIM_LEASE = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=24)
 
@@ -190,26 +192,41 @@ def _claim(
     session: Session, sources: list[Source], now: datetime, *, due_only: bool
 ) -> list[Source]:
     """Reserve sources for this poller, leaving those another poller holds (and, if due_only,
-    those not yet due). One conditional update makes this safe across processes."""
+    those not yet due). One conditional update makes this safe across processes. A claim
+    lapses when its lease runs out, or as soon as its poller's heartbeat is stale: a worker
+    killed mid-poll holds nothing for long. (A poller with no heartbeat, a one-off
+    `alerter poll`, holds its claims for the lease.)"""
     if not sources:
         return []
     table = Source.__table__  # type: ignore[attr-defined]
+    dead = select(WorkerHeartbeat.worker).where(col(WorkerHeartbeat.beat_at) < now - STALE_AFTER)
     condition = sa.and_(
         table.c.id.in_([source.id for source in sources]),
-        sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+        sa.or_(
+            table.c.claimed_until.is_(None),
+            table.c.claimed_until < now,
+            table.c.claimed_by.in_(dead),
+        ),
     )
     if due_only:
         condition = sa.and_(
             condition, sa.or_(table.c.next_poll_at.is_(None), table.c.next_poll_at <= now)
         )
     lease = now + CLAIM_LEASE
-    update = sa.update(table).where(condition).values(claimed_until=lease).returning(table.c.id)
+    poller = worker_name()
+    update = (
+        sa.update(table)
+        .where(condition)
+        .values(claimed_until=lease, claimed_by=poller)
+        .returning(table.c.id)
+    )
     claimed_ids = set(session.connection().execute(update).scalars())
     session.commit()
     claimed = [source for source in sources if source.id in claimed_ids]
     for source in claimed:
         # Tell the ORM what the database now holds, so releasing the claim is seen as a change.
         set_committed_value(source, "claimed_until", lease)
+        set_committed_value(source, "claimed_by", poller)
     return claimed
 
 
@@ -348,6 +365,7 @@ def _record_success(
     source.last_error_kind = None
     source.next_poll_at = now + timedelta(minutes=source.poll_minutes)
     source.claimed_until = None
+    source.claimed_by = None
 
 
 def _fail(
@@ -369,6 +387,7 @@ def _fail(
         source.poll_minutes, source.consecutive_failures, retry_after
     )
     source.claimed_until = None
+    source.claimed_by = None
     session.commit()
     # INFO: the failure is in the report and on the source; staff alerts come from its health.
     log.info("poll of %s failed: %s", source.name, message, extra={"source": source.name})

@@ -70,13 +70,16 @@ class StaffUser(SQLModel, table=True):
     password_hash: str
     created_at: datetime = utc_column(nullable=False)
     last_login_at: datetime | None = utc_column()
+    # Signed into each session cookie; signing out raises it, which ends every session of
+    # this staff member, copies of the cookie included.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
-class LoginAttempt(SQLModel, table=True):
-    """Failed staff logins, kept in the database so the rate limit holds across processes."""
-
-    __tablename__ = "login_attempt"
+class Attempt(SQLModel, table=True):
+    """One attempt at a rate-limited action (a failed staff sign-in, a sign-up, a link asked
+    for), kept in the database so that the limit holds across processes."""
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=400, index=True)  # the address tried, or the client's IP
+    # What it counts against: "login-client:203.0.113.9", "signup-email:jo@foundry.example"
+    key: str = Field(max_length=400, index=True)
     at: datetime = utc_column(nullable=False, index=True)

@@ -290,3 +290,86 @@ def test_saving_the_manage_page_with_no_topic_asks_for_one_and_changes_nothing(
         member = find_member(session, "jo@foundry.example")
         assert member is not None and member.frequency == "weekly"
         assert topics_of(session, member.id or 0) == ["tariffs", "recycling"]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def timed(
+    settings: Settings, engine: sa.Engine, outbox: Path, clock: Clock
+) -> Iterator[TestClient]:
+    """The app with a clock the test moves."""
+    app_settings = settings.model_copy(
+        update={"outbox_dir": outbox, "secret_key": "test secret", "base_url": "http://testserver"}
+    )
+    with TestClient(create_app(app_settings, engine, clock=clock)) as test_client:
+        yield test_client
+
+
+def test_sign_ups_for_one_address_are_limited_to_three_an_hour(
+    timed: TestClient, outbox: Path, clock: Clock
+) -> None:
+    for _ in range(3):
+        assert "Check your email" in sign_up(timed)
+
+    fourth = timed.post(
+        "/signup",
+        data={
+            "csrf_token": csrf(timed.get("/signup").text),
+            "email": "jo@foundry.example",
+            "topics": ["tariffs"],
+        },
+    )
+    other_address = sign_up(timed, "kim@foundry.example")
+    clock.now += timedelta(hours=1)
+    an_hour_later = sign_up(timed)
+
+    assert fourth.status_code == 429 and "Try again in 60 minutes" in fourth.text
+    assert "Check your email" in other_address and "Check your email" in an_hour_later
+    assert len(list(outbox.glob("*.eml"))) == 5  # none for the refused one
+
+
+def test_sign_ups_from_one_client_are_limited(timed: TestClient) -> None:
+    answers = [
+        timed.post(
+            "/signup",
+            data={
+                "csrf_token": csrf(timed.get("/signup").text),
+                "email": f"member{n}@foundry.example",
+                "topics": ["tariffs"],
+            },
+        ).status_code
+        for n in range(21)
+    ]
+
+    assert answers == [200] * 20 + [429]
+
+
+def test_new_links_for_one_member_are_limited_to_three_an_hour(
+    timed: TestClient, outbox: Path
+) -> None:
+    sign_up(timed)
+    token = last_link(outbox, "confirm").rsplit("/", 1)[1]
+    form = timed.get("/signup")
+
+    answers = [
+        timed.post(
+            "/links/resend",
+            data={"csrf_token": csrf(form.text), "token": token, "purpose": "confirm"},
+        ).status_code
+        for _ in range(4)
+    ]
+
+    assert answers == [200, 200, 200, 429]
+    assert len(list(outbox.glob("*.eml"))) == 4  # the sign-up's email and three new links

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.config import Settings
-from alerter.health import beat
+from alerter.health import STALE_AFTER, beat
 from alerter.models import Item, Source, WorkerHeartbeat
 from alerter.poll import SourceReport, backoff_delay, poll_sources
 from alerter.sources.catalog import sync_source_file
@@ -302,6 +302,48 @@ def test_a_source_claimed_by_another_poller_is_reported_busy(
         session.commit()
 
     report = poll(engine, settings, Clock(START + timedelta(minutes=1)))["News"]
+
+    assert report.status == "busy"
+    assert len(web.requests_to("/feed")) == 1
+
+
+def claimed_by_a_worker(engine: sa.Engine, heartbeat_at: datetime) -> None:
+    """The one source held by worker "host:4242" for ten more minutes, and that worker's last
+    heartbeat."""
+    with Session(engine) as session:
+        row = session.exec(select(Source)).one()
+        row.claimed_until, row.claimed_by = START + timedelta(minutes=10), "host:4242"
+        session.add(row)
+        session.add(WorkerHeartbeat(worker="host:4242", started_at=START, beat_at=heartbeat_at))
+        session.commit()
+
+
+def test_a_dead_workers_claim_lapses_as_soon_as_its_heartbeat_does(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS)
+    declare(sources_file, feed_source("News", url))
+    poll(engine, settings, Clock())
+    now = START + timedelta(minutes=1)
+    claimed_by_a_worker(engine, heartbeat_at=now - STALE_AFTER - timedelta(seconds=1))
+
+    report = poll(engine, settings, Clock(now))["News"]
+
+    assert report.status == "fetched"
+    assert len(web.requests_to("/feed")) == 2
+    assert source_row(engine, "News").claimed_by is None  # released after the poll
+
+
+def test_a_live_workers_claim_holds(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb
+) -> None:
+    url = web.serve_bytes("/feed", two_stories(), RSS)
+    declare(sources_file, feed_source("News", url))
+    poll(engine, settings, Clock())
+    now = START + timedelta(minutes=1)
+    claimed_by_a_worker(engine, heartbeat_at=now - timedelta(seconds=30))
+
+    report = poll(engine, settings, Clock(now))["News"]
 
     assert report.status == "busy"
     assert len(web.requests_to("/feed")) == 1

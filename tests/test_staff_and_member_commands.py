@@ -12,11 +12,13 @@ from alerter.config import Settings, secret_key
 from alerter.models import Delivery
 from subscriptions.members import find_member
 from subscriptions.staff import (
-    MAX_FAILURES,
+    BACKOFF_START,
+    FREE_FAILURES,
     LoginRateLimited,
     LoginRefused,
     StaffError,
     authenticate,
+    backoff,
     create_staff,
 )
 from subscriptions.tokens import Purpose, read_token
@@ -122,16 +124,47 @@ def test_a_short_password_or_a_second_account_is_refused(session: Session) -> No
         create_staff(session, "ANN@alfed.example", "another long passphrase", NOW)
 
 
-def test_logins_are_refused_without_saying_why_and_rate_limited(session: Session) -> None:
-    create_staff(session, "ann@alfed.example", "long enough passphrase", NOW)
-    for attempt in range(MAX_FAILURES):
+def fail_logins(session: Session, client: str, times: int, at: datetime = NOW) -> None:
+    for attempt in range(times):
         with pytest.raises(LoginRefused, match="wrong email address or password"):
-            authenticate(session, "ann@alfed.example", f"guess {attempt}", "9.9.9.9", NOW)
+            authenticate(session, "ann@alfed.example", f"guess {attempt}", client, at)
 
+
+def test_failed_logins_make_that_client_wait_longer_each_time(session: Session) -> None:
+    create_staff(session, "ann@alfed.example", "long enough passphrase", NOW)
+    fail_logins(session, "9.9.9.9", FREE_FAILURES)
+
+    with pytest.raises(LoginRateLimited, match="try again in 31 seconds"):
+        authenticate(session, "ann@alfed.example", "long enough passphrase", "9.9.9.9", NOW)
+    fail_logins(session, "9.9.9.9", 1, at=NOW + BACKOFF_START)  # a sixth failure
     with pytest.raises(LoginRateLimited):
-        authenticate(session, "ann@alfed.example", "long enough passphrase", "1.1.1.1", NOW)
-    later = NOW + timedelta(minutes=16)
-    assert authenticate(session, "ann@alfed.example", "long enough passphrase", "1.1.1.1", later)
+        authenticate(
+            session,
+            "ann@alfed.example",
+            "long enough passphrase",
+            "9.9.9.9",
+            NOW + 2 * BACKOFF_START,
+        )
+    later = NOW + BACKOFF_START * 3
+    assert authenticate(session, "ann@alfed.example", "long enough passphrase", "9.9.9.9", later)
+    assert [backoff(n) for n in (4, 5, 6, 7, 30)] == [
+        timedelta(0),
+        BACKOFF_START,
+        BACKOFF_START * 2,
+        BACKOFF_START * 4,
+        timedelta(minutes=15),
+    ]
+
+
+def test_failures_from_one_client_never_keep_the_staff_member_out(session: Session) -> None:
+    create_staff(session, "ann@alfed.example", "long enough passphrase", NOW)
+    # Someone failing with Ann's address on purpose, from many clients.
+    for client in range(3):
+        fail_logins(session, f"9.9.9.{client}", FREE_FAILURES)
+
+    staff = authenticate(session, "ann@alfed.example", "long enough passphrase", "1.1.1.1", NOW)
+
+    assert staff.email == "ann@alfed.example"
 
 
 def test_an_unknown_address_is_refused_like_a_wrong_password(session: Session) -> None:

@@ -57,7 +57,8 @@ def client(settings: Settings, engine: sa.Engine, tmp_path: Path) -> Iterator[Te
             "base_url": "http://testserver",
         }
     )
-    with TestClient(create_app(app_settings, engine)) as test_client:
+    # The clock stands still: sign-in back-off is measured by it.
+    with TestClient(create_app(app_settings, engine, clock=lambda: NOW)) as test_client:
         yield test_client
 
 
@@ -137,6 +138,51 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_rate_limited(
         sign_in(client, "wrong")
 
     assert sign_in(client).status_code == 429
+
+
+def test_signing_out_ends_the_session_and_every_copy_of_its_cookie(client: TestClient) -> None:
+    page = sign_in(client).text
+    copied = dict(client.cookies)
+
+    client.post("/staff/logout", data={"csrf_token": csrf(page)})
+    client.cookies.clear()
+    client.cookies.update(copied)  # the cookie as it was before signing out
+    replayed = client.get("/staff/members", follow_redirects=False)
+
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/staff/login")
+
+
+def login_as(client: TestClient, password: str, forwarded_for: str) -> int:
+    form = client.get("/staff/login")
+    return client.post(
+        "/staff/login",
+        data={"csrf_token": csrf(form.text), "email": STAFF_EMAIL, "password": password},
+        headers={"X-Forwarded-For": forwarded_for},
+        follow_redirects=False,
+    ).status_code
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_sign_in_back_off_is_per_client_as_the_trusted_proxy_says(
+    trusted: str, settings: Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with Session(engine) as session:
+        create_staff(session, STAFF_EMAIL, STAFF_PASSWORD, NOW)
+        session.commit()
+    app_settings = settings.model_copy(
+        update={"outbox_dir": tmp_path, "secret_key": "s", "trusted_proxies": trusted}
+    )
+    app = create_app(app_settings, engine, clock=lambda: NOW)
+    with TestClient(app, client=("127.0.0.1", 40000)) as behind_a_proxy:
+        failures = [login_as(behind_a_proxy, "wrong", "203.0.113.5") for _ in range(5)]
+        again = login_as(behind_a_proxy, STAFF_PASSWORD, "203.0.113.5")
+        colleague = login_as(behind_a_proxy, STAFF_PASSWORD, "198.51.100.7")
+
+    assert failures == [401] * 5 and again == 429
+    # Only a trusted proxy's word is taken for who the client is; otherwise the header is
+    # anyone's to write, and every request is from the proxy's address.
+    assert colleague == (303 if trusted else 429)
 
 
 def test_staff_correct_an_items_topic_and_see_the_evidence(

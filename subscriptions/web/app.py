@@ -21,8 +21,17 @@ from subscriptions.web import (
     staff_pages,
     webhooks,
 )
-from subscriptions.web.deps import Clock, PageInstead, page
+from subscriptions.web.deps import Clock, PageInstead, page, trusted_networks
+from subscriptions.web.hardening import BodyLimit, SecurityHeaders
 from subscriptions.web.staff_auth import LoginRequired
+
+# The largest request body each address accepts: forms are small; a CSV import and a batch of
+# SendGrid events are not. Anything larger is refused before it is read.
+MAX_FORM_BYTES = 256_000
+MAX_BODY_BYTES = {
+    "/staff/members/import": staff_pages.MAX_UPLOAD + 100_000,  # the file and its form
+    "/webhooks/sendgrid": 5_000_000,
+}
 
 
 def utc_now() -> datetime:
@@ -33,6 +42,7 @@ def create_app(
     settings: Settings, engine: sa.Engine | None = None, *, clock: Clock = utc_now
 ) -> FastAPI:
     """The app on this database (migrated first when none is given); `clock` tells it the time."""
+    trusted_networks(settings.trusted_proxies)  # a mistyped setting stops it here, not later
     if engine is None:
         engine = create_db_engine(settings.database_url)
         migrate(engine)
@@ -50,6 +60,8 @@ def create_app(
         https_only=settings.base_url.startswith("https://"),
         max_age=8 * 3600,
     )
+    app.add_middleware(BodyLimit, default=MAX_FORM_BYTES, by_path=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, refusals included
     app.include_router(member_pages.router)
     app.include_router(staff_auth.router)
     app.include_router(staff_pages.router)

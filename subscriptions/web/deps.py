@@ -1,8 +1,10 @@
 """What every route needs: settings, a database session, templates, and CSRF checks."""
 
+import ipaddress
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, HTTPException, Request
@@ -33,7 +35,54 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(trusted: str) -> tuple[Network, ...]:
+    """ALERTER_TRUSTED_PROXIES as networks; ValueError naming an entry that is not one."""
+    networks = []
+    for entry in (e.strip() for e in trusted.split(",")):
+        if entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"ALERTER_TRUSTED_PROXIES: {entry!r} is not an address or a network"
+                ) from None
+    return tuple(networks)
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for rate limits: the connecting address, unless that is one of
+    ALERTER_TRUSTED_PROXIES; then the nearest address in X-Forwarded-For that is not a trusted
+    proxy (what a client puts there itself is believed by no one)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = trusted_networks(get_settings(request).trusted_proxies)
+    if not _within(peer, trusted):
+        return peer
+    forwarded = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(forwarded):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClientDep = Annotated[str, Depends(client_address)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 # Committed when the route returns, before the response goes out: a member must never read
 # "You are unsubscribed" about a change that was not saved.

@@ -25,8 +25,24 @@ from subscriptions.members import (
 )
 from subscriptions.models import Frequency, Member, MemberStatus
 from subscriptions.notices import member_link, news_link, send_confirmation, send_manage_link
+from subscriptions.throttle import (
+    RESEND,
+    RESEND_PER_CLIENT,
+    SIGNUP,
+    SIGNUP_PER_CLIENT,
+    TooManyAttempts,
+    throttle,
+)
 from subscriptions.tokens import Purpose, TokenExpired, TokenInvalid, matches, read_token
-from subscriptions.web.deps import CsrfChecked, PageInstead, SessionDep, SettingsDep, page
+from subscriptions.web.deps import (
+    ClientDep,
+    ClockDep,
+    CsrfChecked,
+    PageInstead,
+    SessionDep,
+    SettingsDep,
+    page,
+)
 
 router = APIRouter()
 
@@ -79,6 +95,19 @@ def _invalid_link(request: Request) -> HTMLResponse:
     )
 
 
+def _too_many(request: Request, what: str, error: TooManyAttempts) -> HTMLResponse:
+    return page(
+        request,
+        "pages/message.html",
+        429,
+        heading="Please wait a while",
+        paragraphs=[
+            f"There have been too many {what} for this address or from this connection.",
+            f"Try again in {error.wait}.",
+        ],
+    )
+
+
 @router.get("/", include_in_schema=False)
 def home() -> RedirectResponse:
     return RedirectResponse("/signup", status_code=303)
@@ -102,6 +131,8 @@ def signup(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    client: ClientDep,
+    clock: ClockDep,
     email: Annotated[str, Form()] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     organisation: Annotated[str, Form(max_length=200)] = "",
@@ -131,6 +162,12 @@ def signup(
             organisation=organisation,
             **_choices(request, topics, frequency),
         )
+    now = clock()
+    try:
+        # Each sign-up emails the address: without a limit the form could flood someone's inbox.
+        throttle(session, [(SIGNUP, "email", address), (SIGNUP_PER_CLIENT, "client", client)], now)
+    except TooManyAttempts as error:
+        return _too_many(request, "sign-ups", error)
     result = sign_up(
         session,
         address,
@@ -138,7 +175,7 @@ def signup(
         organisation=organisation.strip(),
         topics=chosen,
         frequency=how_often,
-        now=datetime.now(UTC),
+        now=now,
     )
     transport = transport_for(settings)
     if result.send == "confirm":
@@ -320,17 +357,29 @@ def resend_link(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    client: ClientDep,
+    clock: ClockDep,
     token: Annotated[str, Form()] = "",
     purpose: Annotated[str, Form()] = Purpose.MANAGE,
 ) -> HTMLResponse:
     """Email a fresh link to the member an expired (or still good) link was for."""
+    member_id: int | None = None
     try:
-        member_id: int | None = read_token(secret_key(settings), Purpose(purpose), token).member_id
+        member_id = read_token(secret_key(settings), Purpose(purpose), token).member_id
     except TokenExpired as expired:
         member_id = expired.member_id
     except (TokenInvalid, ValueError):
+        pass
+    limits = [(RESEND_PER_CLIENT, "client", client)]
+    if member_id:
+        limits.append((RESEND, "member", str(member_id)))
+    try:
+        throttle(session, limits, clock())
+    except TooManyAttempts as error:
+        return _too_many(request, "requests for a new link", error)
+    if member_id is None:
         return _invalid_link(request)
-    member = session.get(Member, member_id) if member_id else None
+    member = session.get(Member, member_id)
     if member is not None and member.email:
         transport = transport_for(settings)
         if member.status == MemberStatus.PENDING:

@@ -1,7 +1,7 @@
-"""Staff login: a session cookie after a rate-limited password check, required by every staff
-page and action."""
+"""Staff login: a session cookie after a password check (slowed down per client after
+failures), required by every staff page and action. The cookie carries the staff member's
+session version: signing out raises it, so no copy of the cookie works afterwards."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from subscriptions.models import StaffUser
 from subscriptions.staff import LoginRateLimited, LoginRefused, authenticate
-from subscriptions.web.deps import CsrfChecked, SessionDep, page
+from subscriptions.web.deps import ClientDep, ClockDep, CsrfChecked, SessionDep, page
 
 router = APIRouter(prefix="/staff")
 
@@ -21,9 +21,17 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def current_staff(request: Request, session: SessionDep) -> StaffUser:
+def signed_in(request: Request, session: SessionDep) -> StaffUser | None:
+    """The staff member this browser session belongs to, if it is still current."""
     staff_id = request.session.get("staff_id")
     staff = session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
+    if staff is None or request.session.get("staff_version") != staff.session_version:
+        return None
+    return staff
+
+
+def current_staff(request: Request, session: SessionDep) -> StaffUser:
+    staff = signed_in(request, session)
     if staff is None:
         raise LoginRequired(request.url.path)
     return staff
@@ -46,13 +54,14 @@ def login_form(request: Request, next: str = "/staff/items") -> HTMLResponse:
 def login(
     request: Request,
     session: SessionDep,
+    client: ClientDep,
+    clock: ClockDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/staff/items",
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
     try:
-        staff = authenticate(session, email, password, client, datetime.now(UTC))
+        staff = authenticate(session, email, password, client, clock())
     except (LoginRefused, LoginRateLimited) as error:
         status = 429 if isinstance(error, LoginRateLimited) else 401
         return page(
@@ -66,10 +75,15 @@ def login(
     # A new session on login: a token planted before login is worth nothing after it.
     request.session.clear()
     request.session["staff_id"] = staff.id
+    request.session["staff_version"] = staff.session_version
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    """Sign out: this staff member's every session ends, wherever its cookie has gone."""
+    staff = signed_in(request, session)
+    if staff is not None:
+        staff.session_version += 1
     request.session.clear()
     return RedirectResponse("/staff/login", status_code=303)
