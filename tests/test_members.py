@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from subscriptions.members import (
     InvalidChoice,
@@ -78,7 +78,9 @@ def test_a_new_signup_is_pending_until_confirmed_and_logged(session: Session) ->
     assert confirm(session, member, NOW + timedelta(minutes=5)) is True
     session.commit()
     assert member.status == MemberStatus.ACTIVE
-    actions = session.exec(select(ConsentEvent.action, ConsentEvent.method)).all()
+    actions = session.exec(
+        select(ConsentEvent.action, ConsentEvent.method).order_by(col(ConsentEvent.id))
+    ).all()
     assert actions == [("signup", "self-signup form"), ("confirm", "confirmation link")]
 
 
