@@ -250,10 +250,13 @@ def test_a_failing_search_fails_the_poll(
     assert "HTTP 422" in (source_row(engine).last_error or "")
 
 
-def test_a_result_without_a_link_is_skipped_and_the_rest_stored(
+def test_a_result_without_a_usable_link_is_skipped_and_the_rest_stored(
     engine: sa.Engine, settings: Settings, govuk: FakeGovuk
 ) -> None:
-    govuk.extra_results = [{"title": "A result with no page"}, "not a result"]
+    govuk.extra_results = [
+        {"title": "A result with no page"},
+        {"title": "A page too long to key on", "link": "/government/" + "x" * 300},
+    ]
 
     report = poll_at(engine, settings, START)
 

@@ -5,7 +5,7 @@ from sqlmodel import Session, col, select
 
 import alerter.store
 from alerter.models import Item, Sighting, Source
-from alerter.sources.base import Entry, Record
+from alerter.sources.base import MAX_EXTERNAL_ID, Entry, Record
 from alerter.store import list_items, store_entries, story_index
 
 NOW = datetime(2026, 2, 4, 12, 0, tzinfo=UTC)
@@ -438,3 +438,7 @@ def test_a_percent_or_underscore_in_a_search_is_that_character_not_a_wildcard(
     assert [s.item.title for s in list_items(session, text="steel_wire")] == [
         "Guidance for steel_wire codes"
     ]
+
+
+def test_the_item_table_keeps_external_ids_as_long_as_the_kinds_may_make_them() -> None:
+    assert Item.__table__.c.external_id.type.length == MAX_EXTERNAL_ID  # type: ignore[attr-defined]

@@ -32,6 +32,10 @@ class Document:
     content_type: str | None = None
 
 
+# The longest external id the item table keeps (its external_id column).
+MAX_EXTERNAL_ID = 300
+
+
 @dataclass(frozen=True)
 class Record:
     """What a publisher's API says about a document beyond its words: the document's stable id

@@ -28,6 +28,7 @@ from alerter.sources.apis import (
     uk_date,
 )
 from alerter.sources.base import (
+    MAX_EXTERNAL_ID,
     ApiClient,
     ApiOptions,
     Entry,
@@ -195,7 +196,7 @@ def search_entry(raw: dict[str, Any], search: str) -> Entry | None:
     title = clean_text(text_of(raw.get("title")))
     link = text_of(raw.get("link"))
     document_type = text_of(raw.get("content_store_document_type"))
-    if not title or not link.startswith("/"):
+    if not title or not _usable_path(link):
         return None
     try:
         url = canonical_url(link, base=search)
@@ -242,7 +243,7 @@ def content_entry(item: dict[str, Any], search: str) -> Entry | None:
     title = clean_text(text_of(item.get("title")))
     path = text_of(item.get("base_path"))
     document_type = text_of(item.get("document_type"))
-    if not title or not path.startswith("/"):
+    if not title or not _usable_path(path):
         return None
     try:
         url = canonical_url(path, base=search)
@@ -288,6 +289,11 @@ def content_entry(item: dict[str, Any], search: str) -> Entry | None:
             outcome_at=outcome_at,
         ),
     )
+
+
+def _usable_path(path: str) -> bool:
+    """A site path short enough to be kept as the record's external id."""
+    return path.startswith("/") and len(PREFIX + path) <= MAX_EXTERNAL_ID
 
 
 def _organisations(item: dict[str, Any]) -> list[dict[str, str]]:
