@@ -1,59 +1,20 @@
-"""Deciding an item's topics, and saying why: taxonomy phrases found in its title and summary,
-GOV.UK metadata, and staff-labelled examples it resembles. Pure: no database, no I/O."""
+"""Deciding an item's topics, and saying why. A topic with labelled examples is decided by the
+learned model (`alerter.topic_model`), whose features include the taxonomy's phrases; a topic
+without them by the taxonomy's points alone (`alerter.rules`). Items staff corrected then apply
+to items much like them (`alerter.examples`). Pure: no database, no I/O."""
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
+from alerter.evidence import Evidence, Text, describe
 from alerter.examples import ExampleMatcher, LabelledExample
-from alerter.matching import Phrase, PhraseSet, Token, tokenise
-from alerter.topics import Taxonomy, Topic
+from alerter.matching import Token, tokenise
+from alerter.rules import Rules
+from alerter.topic_model import TopicModel, explain, features
+from alerter.topics import Taxonomy
 
-STRONG_POINTS = 3.0
-TITLE_POINTS = 2.0
-SUMMARY_POINTS = 1.0
-CONTENT_TYPE_POINTS = 3.0
-ORGANISATION_POINTS = 1.0
-
-PhraseRole = Literal["phrase", "strong", "exclude", "veto"]
-
-
-@dataclass(frozen=True)
-class Text:
-    """What is classified: an item's title and summary, and any GOV.UK metadata."""
-
-    title: str
-    summary: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One reason a topic was assigned (or, for staff and examples, removed)."""
-
-    kind: Literal["phrase", "metadata", "example", "staff"]
-    text: str  # the taxonomy phrase, metadata value, example's title or staff member
-    where: str  # "title", "summary", "content type", "organisation", "item 12", "correction"
-    points: float
-
-    def public(self) -> dict[str, Any]:
-        return {"kind": self.kind, "text": self.text, "where": self.where, "points": self.points}
-
-    def describe(self) -> str:
-        return describe(self.public())
-
-
-def describe(evidence: Mapping[str, Any]) -> str:
-    """One piece of stored evidence in words, for staff and for "why am I seeing this"."""
-    kind, text, where = evidence.get("kind"), evidence.get("text"), evidence.get("where")
-    if kind == "phrase":
-        return f"“{text}” in the {where}"
-    if kind == "metadata":
-        return f"GOV.UK {where}: {text}"
-    if kind == "example":
-        return f"like {where} (“{text}”), which staff labelled"
-    return f"set by staff ({text})"
+__all__ = ["Classification", "Classifier", "Evidence", "Text", "describe"]
 
 
 @dataclass(frozen=True)
@@ -71,143 +32,100 @@ class Classification:
 
 
 class Classifier:
-    """The taxonomy's rules, plus staff-labelled examples when there are any."""
+    """The taxonomy's rules, the model learned for it, and staff-labelled examples."""
 
-    def __init__(self, taxonomy: Taxonomy, examples: ExampleMatcher | None = None) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        model: TopicModel | None = None,
+        examples: ExampleMatcher | None = None,
+    ) -> None:
         self.taxonomy = taxonomy
+        self.model = model
         self.examples = examples
-        # One index over every topic's phrases, so each text is scanned once.
-        self._roles: defaultdict[Phrase, list[tuple[Topic, PhraseRole]]] = defaultdict(list)
-        for topic in taxonomy.topics:
-            for role, phrases in (
-                ("phrase", topic.phrases),
-                ("strong", topic.strong),
-                ("exclude", topic.exclude),
-                ("veto", topic.veto),
-            ):
-                for phrase in phrases:
-                    self._roles[phrase].append((topic, role))  # type: ignore[arg-type]
-        self._phrases = PhraseSet(list(self._roles))
+        self._rules = Rules(taxonomy)
+        learned = {topic: i for i, topic in enumerate(model.topics)} if model else {}
+        # Each topic with the model's index for it, or None where the rules decide.
+        self._topics = [(topic, learned.get(topic.id)) for topic in taxonomy.topics]
 
     @property
-    def basis(self) -> tuple[Taxonomy, tuple[LabelledExample, ...]]:
+    def basis(self) -> tuple[Taxonomy, str | None, tuple[LabelledExample, ...]]:
         """What it was built from: two classifiers with the same basis classify alike."""
-        return self.taxonomy, tuple(self.examples.examples) if self.examples else ()
+        return (
+            self.taxonomy,
+            self.model.fingerprint if self.model else None,
+            self.examples.examples if self.examples else (),
+        )
 
     def classify(self, text: Text) -> Classification:
         return self.classify_many([text])[0]
 
     def classify_many(self, texts: Sequence[Text]) -> list[Classification]:
         tokenised = [(tokenise(text.title), tokenise(text.summary)) for text in texts]
-        ruled = [
-            self._by_rules(text, title, summary)
+        by_rules = [
+            self._rules.evidence(text, title, summary)
             for text, (title, summary) in zip(texts, tokenised, strict=True)
         ]
-        if self.examples is None or not self.examples.active:
-            return [self._decide(evidence) for evidence in ruled]
-        neighbours = self.examples.neighbours(
-            [[token.norm for token in title + summary] for title, summary in tokenised]
-        )
-        decided = []
-        for evidence, nearby in zip(ruled, neighbours, strict=True):
-            for topic_id, example_evidence, keep in nearby:
-                if keep:
-                    evidence.setdefault(topic_id, []).append(example_evidence)
-                else:
-                    evidence.pop(topic_id, None)  # staff removed it from a very similar item
-            decided.append(self._decide(evidence, examples_decide=True))
-        return decided
+        decided = [self._by_rules(evidence) for evidence in by_rules]
+        if self.model is not None and texts:
+            self._by_model(self.model, texts, tokenised, by_rules, decided)
+        if self.examples is not None and self.examples.active:
+            neighbours = self.examples.neighbours(
+                [[token.norm for token in title + summary] for title, summary in tokenised]
+            )
+            for evidence, nearby in zip(decided, neighbours, strict=True):
+                for neighbour in nearby:
+                    if neighbour.keep:
+                        evidence.setdefault(neighbour.topic, []).append(
+                            Evidence(
+                                "example",
+                                neighbour.example.title,
+                                f"item {neighbour.example.item_id}",
+                                round(neighbour.similarity, 2),
+                            )
+                        )
+                    else:  # staff removed it from a very similar item
+                        evidence.pop(neighbour.topic, None)
+        return [self._classification(evidence) for evidence in decided]
 
-    def _decide(
-        self, evidence: dict[str, list[Evidence]], *, examples_decide: bool = False
-    ) -> Classification:
-        chosen: dict[str, tuple[Evidence, ...]] = {}
-        for topic in self.taxonomy.topics:
-            found = evidence.get(topic.id)
-            if not found:
-                continue
-            points = sum(e.points for e in found if e.kind != "example")
-            by_example = examples_decide and any(e.kind == "example" for e in found)
-            if points >= topic.threshold or by_example:
-                chosen[topic.id] = tuple(sorted(found, key=lambda e: -e.points))
-        return Classification(tuple(chosen), chosen)
+    def _by_rules(self, evidence: dict[str, list[Evidence]]) -> dict[str, list[Evidence]]:
+        """The topics the model does not decide whose taxonomy points reach their threshold."""
+        return {
+            topic.id: evidence[topic.id]
+            for topic, index in self._topics
+            if index is None
+            and evidence.get(topic.id)
+            and self._rules.passes(topic, evidence[topic.id])
+        }
 
-    def _by_rules(
-        self, text: Text, title: list[Token], summary: list[Token]
-    ) -> dict[str, list[Evidence]]:
-        """Each topic's evidence from phrases and metadata (before thresholds)."""
-        fields = {"title": title, "summary": summary}
-        matches = {name: self._phrases.find(tokens) for name, tokens in fields.items()}
-        masked: defaultdict[str, set[tuple[str, int]]] = defaultdict(set)
-        vetoed: set[str] = set()
-        for name, found in matches.items():
-            for phrase, start, end in found:
-                for topic, role in self._roles[phrase]:
-                    if role == "exclude":
-                        masked[topic.id].update((name, i) for i in range(start, end))
-                    elif role == "veto":
-                        vetoed.add(topic.id)
-        # Candidates per topic, strongest and longest first: a word already explained by a
-        # better phrase ("critical minerals") adds nothing through a weaker one ("mineral*").
-        candidates: defaultdict[str, list[tuple[bool, int, str, Phrase, int, int]]] = defaultdict(
-            list
-        )
-        for name, found in matches.items():
-            for phrase, start, end in found:
-                for topic, role in self._roles[phrase]:
-                    if role not in ("phrase", "strong") or (
-                        role == "phrase" and topic.id in vetoed
-                    ):
-                        continue
-                    if any((name, i) in masked[topic.id] for i in range(start, end)):
-                        continue
-                    candidates[topic.id].append(
-                        (role == "strong", end - start, name, phrase, start, end)
-                    )
-        evidence: dict[str, list[Evidence]] = defaultdict(list)
-        for topic_id, topic_candidates in candidates.items():
-            used: set[tuple[str, int]] = set()
-            seen: set[str] = set()
-            for strong, _, name, phrase, start, end in sorted(
-                topic_candidates, key=lambda c: (not c[0], -c[1], c[2] != "title")
-            ):
-                span = {(name, i) for i in range(start, end)}
-                if span & used or phrase.text in seen:
+    def _by_model(
+        self,
+        model: TopicModel,
+        texts: Sequence[Text],
+        tokenised: list[tuple[list[Token], list[Token]]],
+        by_rules: list[dict[str, list[Evidence]]],
+        decided: list[dict[str, list[Evidence]]],
+    ) -> None:
+        """Add the topics the model gives each text, with their evidence."""
+        vectors = [
+            model.vectorise(features(text, title, summary, evidence))
+            for text, (title, summary), evidence in zip(texts, tokenised, by_rules, strict=True)
+        ]
+        scores = model.scores(vectors)
+        for row, (text, (title, summary)) in enumerate(zip(texts, tokenised, strict=True)):
+            for topic, index in self._topics:
+                if index is None or scores[row, index] < model.thresholds[index]:
                     continue
-                used |= span
-                seen.add(phrase.text)
-                points = (
-                    STRONG_POINTS if strong else TITLE_POINTS if name == "title" else SUMMARY_POINTS
+                explained = explain(
+                    model, index, vectors[row], text, title, summary, self._rules, by_rules[row]
                 )
-                evidence[topic_id].append(Evidence("phrase", phrase.text, name, points))
-        if text.metadata:
-            content_types, organisations = _govuk_facts(text.metadata)
-            for topic in self.taxonomy.topics:
-                evidence[topic.id] += [
-                    Evidence("metadata", kind, "content type", CONTENT_TYPE_POINTS)
-                    for kind in sorted(content_types & topic.govuk_types)
-                ] + [
-                    Evidence("metadata", slug, "organisation", ORGANISATION_POINTS)
-                    for slug in organisations
-                    if slug in topic.govuk_organisations
-                ]
-        return {topic_id: found for topic_id, found in evidence.items() if found}
+                if explained:  # a topic is never given without something to show for it
+                    decided[row][topic.id] = explained
 
-
-def _govuk_facts(metadata: Mapping[str, Any]) -> tuple[set[str], list[str]]:
-    """The content types (both spellings) and organisation slugs GOV.UK gave an item."""
-    content_types = {
-        str(metadata.get("content_store_document_type") or ""),
-        _as_type(str(metadata.get("display_type") or "")),
-    } - {""}
-    organisations = [
-        str(org["slug"])
-        for org in metadata.get("organisations") or []
-        if isinstance(org, Mapping) and org.get("slug")
-    ]
-    return content_types, organisations
-
-
-def _as_type(display_type: str) -> str:
-    """GOV.UK's display type ("Open consultation") in content-type form ("open_consultation")."""
-    return display_type.strip().lower().replace(" ", "_")
+    def _classification(self, evidence: dict[str, list[Evidence]]) -> Classification:
+        chosen = {
+            topic.id: tuple(sorted(evidence[topic.id], key=lambda e: -e.points))
+            for topic in self.taxonomy.topics
+            if evidence.get(topic.id)
+        }
+        return Classification(tuple(chosen), chosen)

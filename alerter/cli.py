@@ -29,10 +29,12 @@ from alerter.clean import UnparseableDate, parse_listing_date
 from alerter.config import Settings, get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
 from alerter.delivery import MailSettingsError, Transport, transport_for
-from alerter.evaluation import evaluate
+from alerter.evaluation import evaluate, naive_topics, quality_report, side_by_side
+from alerter.examples import LabelledFileError, LabelledText, read_labelled, text_from_record
 from alerter.labelling import (
     UnknownTopic,
     correct_topic,
+    learned_corrections,
     load_classifier,
     topic_counts,
     topics_of,
@@ -50,7 +52,7 @@ from alerter.sources.catalog import (
     sync_source_file,
 )
 from alerter.store import list_items
-from alerter.topics import TaxonomyError
+from alerter.topics import Taxonomy, TaxonomyError, load_taxonomy
 from subscriptions.cli import members_app, staff_app
 from subscriptions.members import find_member, subscriber
 from subscriptions.models import Frequency
@@ -62,6 +64,8 @@ digest_app = typer.Typer(help="Digests: preview what a member would get.", no_ar
 app.add_typer(digest_app, name="digest")
 bulletin_app = typer.Typer(help="Bulletins: an email to members, sent now.", no_args_is_help=True)
 app.add_typer(bulletin_app, name="bulletin")
+topics_app = typer.Typer(help="The topic taxonomy and how well it classifies.")
+app.add_typer(topics_app, name="topics")
 app.add_typer(members_app, name="members")
 app.add_typer(staff_app, name="staff")
 
@@ -98,6 +102,21 @@ def _classifier(session: Session) -> Classifier:
     try:
         return load_classifier(session, get_settings().topics)
     except TaxonomyError as error:
+        raise _fail(str(error)) from None
+
+
+def _taxonomy(path: Path | None = None) -> Taxonomy:
+    """The configured taxonomy (or the file given), without training a classifier for it."""
+    try:
+        return load_taxonomy(path or get_settings().topics)
+    except TaxonomyError as error:
+        raise _fail(str(error)) from None
+
+
+def _labelled(path: Path) -> list[LabelledText]:
+    try:
+        return read_labelled(path)
+    except LabelledFileError as error:
         raise _fail(str(error)) from None
 
 
@@ -349,13 +368,20 @@ def classify(
             "--eval", help="JSON lines with expected `topics`: print precision, recall, F1."
         ),
     ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline", help="With --eval: the naive keyword baseline's scores beside them."
+        ),
+    ] = False,
 ) -> None:
     """Classify JSON lines from standard input ({"title", "summary"?}), one JSON line out each."""
     engine = get_engine()
     with session_scope(engine) as session:
         classifier = _classifier(session)
     if eval_file is not None:
-        _evaluate(classifier, eval_file)
+        for row in _scores(classifier, _labelled(eval_file), baseline=baseline):
+            typer.echo(row)
         return
     batch: list[str] = []
     for line in sys.stdin:
@@ -364,6 +390,17 @@ def classify(
             _classify_lines(classifier, batch)
             batch = []
     _classify_lines(classifier, batch)
+
+
+def _scores(classifier: Classifier, labelled: list[LabelledText], *, baseline: bool) -> list[str]:
+    ids = classifier.taxonomy.ids
+    expected = [item.topics for item in labelled]
+    predicted = [c.topics for c in classifier.classify_many([item.text for item in labelled])]
+    report = evaluate(ids, expected, predicted)
+    if not baseline:
+        return report.lines()
+    naive = [naive_topics(item.text, ids) for item in labelled]
+    return side_by_side({"classifier": report, "naive keywords": evaluate(ids, expected, naive)})
 
 
 def _classify_lines(classifier: Classifier, lines: list[str]) -> None:
@@ -381,46 +418,17 @@ def _text_from_line(line: str) -> Text | str:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         return f"not JSON: {error.msg} at column {error.colno}"
-    if not isinstance(record, dict):
-        return "expected a JSON object with a title"
-    title, summary = record.get("title"), record.get("summary", "")
-    if not isinstance(title, str) or not title.strip():
-        return "no title: each line needs a non-empty string `title`"
-    if not isinstance(summary, str):
-        return "`summary` must be a string"
-    metadata = record.get("metadata")
-    return Text(title, summary, metadata if isinstance(metadata, dict) else {})
+    return text_from_record(record)
 
 
-def _evaluate(classifier: Classifier, path: Path) -> None:
-    expected, texts = [], []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise _fail(f"{path}: {error.strerror}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        text = _text_from_line(line)
-        topics = json.loads(line).get("topics") if isinstance(text, Text) else None
-        if not isinstance(text, Text) or not isinstance(topics, list):
-            raise _fail(
-                f"{path}, line {number}: {text if isinstance(text, str) else 'no topics list'}"
-            )
-        texts.append(text)
-        expected.append(topics)
-    predicted = [c.topics for c in classifier.classify_many(texts)]
-    report = evaluate(classifier.taxonomy.ids, expected, predicted)
-    for row in report.lines():
-        typer.echo(row)
-
-
-@app.command()
-def topics(as_json: JsonOption = False) -> None:
+@topics_app.callback(invoke_without_command=True)
+def topics(context: typer.Context, as_json: JsonOption = False) -> None:
     """The topic taxonomy with the number of items on each topic."""
+    if context.invoked_subcommand is not None:
+        return
+    taxonomy = _taxonomy()
     engine = get_engine()
     with session_scope(engine) as session:
-        taxonomy = _classifier(session).taxonomy
         counts = topic_counts(session)
     for topic in taxonomy.topics:
         if as_json:
@@ -436,6 +444,30 @@ def topics(as_json: JsonOption = False) -> None:
             typer.echo(
                 f"{topic.id:<20} {counts.get(topic.id, 0):>6}  {topic.label}: {topic.description}"
             )
+
+
+@topics_app.command("quality")
+def topics_quality(
+    proposed: Annotated[
+        Path | None,
+        typer.Option(help="An edited copy of the topics file: its scores beside today's."),
+    ] = None,
+    labelled: Annotated[
+        list[Path] | None,
+        typer.Option("--labelled", help="A labelled JSON-lines file to score on as well."),
+    ] = None,
+) -> None:
+    """Precision and recall per topic on the labelled sets, and how a proposed topics file
+    would move them, before it is saved."""
+    taxonomies = {"now": _taxonomy()}
+    if proposed is not None:
+        taxonomies["proposed"] = _taxonomy(proposed)
+    files = [(str(path), _labelled(path)) for path in labelled or []]
+    engine = get_engine()
+    with session_scope(engine) as session:
+        corrections = learned_corrections(session)
+    for line in quality_report(taxonomies, corrections, files):
+        typer.echo(line)
 
 
 @app.command()
@@ -469,7 +501,7 @@ def correct(
     teaches it about similar ones."""
     engine = get_engine()
     with session_scope(engine) as session:
-        taxonomy = _classifier(session).taxonomy
+        taxonomy = _taxonomy()
         if session.get(Item, item_id) is None:
             raise _fail(f"no item {item_id}")
         try:
@@ -514,7 +546,7 @@ def digest_preview(
         receiving = subscriber(session, member.id)
         if receiving is None:
             raise _fail(f"{member.email} receives no alerts (status: {member.status})")
-        taxonomy = _classifier(session).taxonomy
+        taxonomy = _taxonomy()
         composed, since = preview(
             session, settings, taxonomy, receiving, Frequency(member.frequency), datetime.now(UTC)
         )
@@ -538,7 +570,7 @@ def digest_send(
     """Run a digest now: plan it in the delivery ledger, then send every planned email."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
-        taxonomy = _classifier(session).taxonomy
+        taxonomy = _taxonomy()
         now = datetime.now(UTC)
         if dry_run:
             _echo_plan(plan_digests(session, frequency, now, dry_run=True))
@@ -587,7 +619,7 @@ def bulletin_send(
         everyone=everyone,
     )
     with session_scope(_prepared_engine()) as session:
-        taxonomy = _classifier(session).taxonomy
+        taxonomy = _taxonomy()
         now = datetime.now(UTC)
         try:
             check_draft(session, taxonomy, draft)

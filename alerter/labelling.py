@@ -13,9 +13,12 @@ from sqlmodel import Session, col, select
 from alerter.classifier import Classification, Classifier, Evidence, Text
 from alerter.examples import ExampleMatcher, LabelledExample
 from alerter.models import Item, ItemTopic, TopicCorrection
+from alerter.topic_model import shipped_model
 from alerter.topics import Taxonomy, load_taxonomy
 
 _BATCH = 500
+# Staff corrections join the model's training this many at a time.
+CORRECTIONS_PER_RETRAINING = 10
 _ITEM_TOPICS: sa.Table = ItemTopic.__table__  # type: ignore[attr-defined]
 
 
@@ -24,16 +27,41 @@ class UnknownTopic(LookupError):
 
 
 def load_classifier(session: Session, taxonomy_file: Path) -> Classifier:
-    """The taxonomy's rules plus every staff correction as a labelled example."""
-    return Classifier(load_taxonomy(taxonomy_file), ExampleMatcher(labelled_examples(session)))
+    """The taxonomy, the model learned for it from the shipped labelled sets and staff
+    corrections, and every correction as a labelled example for similar items."""
+    taxonomy = load_taxonomy(taxonomy_file)
+    return Classifier(
+        taxonomy,
+        shipped_model(taxonomy, tuple(learned_corrections(session))),
+        ExampleMatcher(_examples(session, _decisions(session))),
+    )
 
 
-def labelled_examples(session: Session) -> list[LabelledExample]:
+def learned_corrections(session: Session) -> list[LabelledExample]:
+    """The corrections the model learns from: the oldest, in whole batches. Training takes a
+    second or two, so the model is retrained once per batch; every correction applies to
+    similar items at once through the examples."""
+    decisions = _decisions(session)
+    batches = len(decisions) // CORRECTIONS_PER_RETRAINING
+    return _examples(session, decisions[: batches * CORRECTIONS_PER_RETRAINING])
+
+
+def _decisions(session: Session) -> list[tuple[int, str, bool]]:
+    """(item, topic, present) of every correction, oldest decision first."""
+    return [
+        (item_id, topic_id, present)
+        for item_id, topic_id, present in session.exec(
+            select(
+                TopicCorrection.item_id, TopicCorrection.topic_id, TopicCorrection.present
+            ).order_by(col(TopicCorrection.corrected_at), col(TopicCorrection.id))
+        )
+    ]
+
+
+def _examples(session: Session, decisions: list[tuple[int, str, bool]]) -> list[LabelledExample]:
     added: defaultdict[int, set[str]] = defaultdict(set)
     removed: defaultdict[int, set[str]] = defaultdict(set)
-    for item_id, topic_id, present in session.exec(
-        select(TopicCorrection.item_id, TopicCorrection.topic_id, TopicCorrection.present)
-    ):
+    for item_id, topic_id, present in decisions:
         (added if present else removed)[item_id].add(topic_id)
     ids = sorted(set(added) | set(removed))
     items = {item.id: item for item in _items(session, ids)}
@@ -41,7 +69,7 @@ def labelled_examples(session: Session) -> list[LabelledExample]:
         LabelledExample(
             item_id=item_id,
             title=items[item_id].title,
-            text=f"{items[item_id].title}\n{items[item_id].summary}",
+            summary=items[item_id].summary,
             added=frozenset(added[item_id]),
             removed=frozenset(removed[item_id]),
         )

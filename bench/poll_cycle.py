@@ -32,6 +32,7 @@ from alerter.poll import poll_sources
 from alerter.sources.base import Document
 from alerter.sources.catalog import spec_of, sync_source_file
 from alerter.store import store_entries, story_index
+from alerter.topic_model import shipped_model
 from alerter.topics import load_taxonomy
 from tests.fake_web import FakeWeb, Reply
 from tests.feeds import Story, rss
@@ -82,7 +83,8 @@ async def parse_and_store(
     session: Session, sources: list[Source], bodies: list[bytes], now: datetime, workers: int
 ) -> tuple[int, float]:
     stories = story_index(session)
-    classifier = Classifier(load_taxonomy(DEFAULT_TOPICS_FILE))
+    taxonomy = load_taxonomy(DEFAULT_TOPICS_FILE)
+    classifier = Classifier(taxonomy, shipped_model(taxonomy))
     async with ParserPool(workers, classifier) as parser:
         await parser.parse(Document("https://warm.example/", bodies[0]), spec_of(sources[0]))
         started = time.perf_counter()

@@ -15,7 +15,22 @@ their macro average. The example below is small enough to check by hand:
 
 import pytest
 
-from alerter.evaluation import Report, TopicScore, evaluate
+from alerter.classifier import Classifier
+from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.evaluation import (
+    NAIVE_KEYWORDS,
+    Report,
+    TopicScore,
+    changed_items,
+    cross_validated,
+    evaluate,
+    naive_topics,
+    side_by_side,
+)
+from alerter.evidence import Text
+from alerter.examples import LabelledText
+from alerter.topic_model import train
+from alerter.topics import Taxonomy, load_taxonomy
 
 TOPICS = ["tariffs", "energy", "events", "skills"]
 EXPECTED = [{"tariffs", "energy"}, {"tariffs"}, {"energy"}, {"events"}]
@@ -82,3 +97,73 @@ def test_report_lines_are_a_table_ending_in_macro_f1(report: Report) -> None:
     assert lines[0].split() == ["topic", "precision", "recall", "F1", "support"]
     assert lines[2].split() == ["energy", "0.667", "1.000", "0.800", "2"]
     assert lines[-1].split() == ["macro-F1", "0.575"]
+
+
+def test_side_by_side_puts_each_reports_scores_in_its_own_columns(report: Report) -> None:
+    perfect = evaluate(TOPICS, EXPECTED, EXPECTED)
+
+    lines = side_by_side({"classifier": perfect, "naive keywords": report})
+
+    assert lines[0].split() == ["classifier", "naive", "keywords"]
+    assert lines[3].split() == ["energy", "1.000", "1.000", "1.000", "0.667", "1.000", "0.800"]
+    assert lines[-1].split() == ["macro-F1", "1.000", "0.575"]
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("£5m for foundries", "", {"funding"}),
+        ("Steel safeguard extended", "Import duties stay.", {"tariffs"}),
+        ("Fundamental review of rail fares", "", {"funding"}),  # naive: "fund" in "fundamental"
+        ("Passport fees rise", "", set()),
+    ],
+)
+def test_the_naive_baseline_matches_its_keywords_as_substrings(
+    title: str, summary: str, expected: set[str]
+) -> None:
+    assert naive_topics(Text(title, summary), NAIVE_KEYWORDS) == expected
+
+
+def test_the_naive_baseline_has_one_line_of_keywords_per_shipped_topic() -> None:
+    assert set(NAIVE_KEYWORDS) == set(load_taxonomy(DEFAULT_TOPICS_FILE).ids)
+
+
+def labelled(title: str, *topics: str) -> LabelledText:
+    return LabelledText(title, "", frozenset(topics))
+
+
+def test_cross_validation_classifies_each_item_by_a_model_trained_without_it() -> None:
+    taxonomy = Taxonomy(
+        tuple(t for t in load_taxonomy(DEFAULT_TOPICS_FILE).topics if t.id == "skills")
+    )
+    items = [labelled(f"Apprenticeships for {n} welders", "skills") for n in range(20)] + [
+        labelled(f"Steel prices fall in week {n}") for n in range(20)
+    ]
+    # An item whose words appear nowhere else: only a model that saw it could learn them.
+    items.append(labelled("Zorbing lessons for quokkas", "skills"))
+
+    predicted = cross_validated(taxonomy, items)
+
+    assert predicted[:20] == [("skills",)] * 20 and predicted[20:40] == [()] * 20
+    assert predicted[40] == ()
+    trained_on_it = Classifier(taxonomy, train(taxonomy, items))
+    assert trained_on_it.classify(items[40].text).topics == ("skills",)
+
+
+def test_changed_items_lists_what_a_proposal_gains_and_loses_and_whether_rightly() -> None:
+    items = [
+        labelled("Steel safeguard", "tariffs"),
+        labelled("Rail fares"),
+        labelled("Duty", "tariffs"),
+    ]
+
+    lines = changed_items(
+        ["tariffs"], items, [(), ("tariffs",), ("tariffs",)], [("tariffs",), (), ()]
+    )
+
+    assert lines[1:] == [
+        "  tariffs: gains 1, loses 2; 2 of them right",
+        "    + ✓ Steel safeguard",
+        "    - ✓ Rail fares",
+        "    - ✗ Duty",
+    ]

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.examples import LabelledText
 from alerter.labelling import (
+    CORRECTIONS_PER_RETRAINING,
     UnknownTopic,
     classify_items,
     correct_topic,
@@ -85,12 +87,8 @@ def test_a_polled_item_is_stored_with_its_topics_and_their_evidence(
         item = session.exec(select(Item)).one()
         [row] = topics_of(session, [item.id or 0])[item.id or 0]
     assert row.topic_id == "tariffs" and row.assigned_by == "classifier"
-    assert {
-        "kind": "phrase",
-        "text": "anti dumping",
-        "where": "title",
-        "points": 3.0,
-    } in row.evidence
+    evidence = {(e["kind"], e["text"], e["where"]): e["points"] for e in row.evidence}
+    assert evidence[("phrase", "anti dumping", "title")] > 0
 
 
 def test_an_edited_item_is_classified_again(
@@ -105,13 +103,13 @@ def test_an_edited_item_is_classified_again(
         sync_source_file(session, settings.sources)
         session.commit()
     poll_sources(engine, settings, clock=lambda: NOW)
-    web.serve_bytes("/feed", feed("Members' update: apprenticeship funding changes"), RSS)
+    web.serve_bytes("/feed", feed("Members' update: anti-dumping duties on steel wire"), RSS)
 
     poll_sources(engine, settings, clock=lambda: NOW + timedelta(hours=1))
 
     with Session(engine) as session:
         item = session.exec(select(Item)).one()
-        assert topics(session, item.id or 0) == ["funding", "skills"]
+        assert topics(session, item.id or 0) == ["tariffs"]
 
 
 def test_a_staff_correction_wins_and_survives_reclassification(session: Session) -> None:
@@ -268,3 +266,89 @@ def test_correct_command_changes_an_items_topics(env_settings: Settings, engine:
 
     assert result.exit_code == 0, result.output
     assert "consultations" in result.stdout
+
+
+def test_classify_eval_with_baseline_prints_the_naive_keywords_scores_beside(
+    env_settings: Settings, tmp_path: Path
+) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(
+        "\n".join(
+            json.dumps(record)
+            for record in [
+                {"title": "New anti-dumping duties on steel wire", "topics": ["tariffs"]},
+                {"title": "Fundamental review of rail timetables", "topics": []},
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+    result = runner.invoke(app, ["classify", "--eval", str(labelled), "--baseline"])
+
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]}
+    assert rows["tariffs"] == ["1.000", "1.000", "1.000", "1.000", "1.000", "1.000"]
+    # The naive keywords find "fund" in "Fundamental"; the classifier does not.
+    assert rows["funding"][:3] == ["1.000", "1.000", "1.000"]
+    assert rows["funding"][3:] == ["0.000", "1.000", "0.000"]
+    assert "naive keywords" in result.stdout.splitlines()[0]
+
+
+def test_classify_eval_names_a_bad_line(env_settings: Settings, tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({"title": "No topics here"}) + "\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["classify", "--eval", str(labelled)])
+
+    assert result.exit_code == 2
+    assert "line 1: no `topics` list" in result.output
+
+
+def test_topics_quality_shows_how_a_proposed_taxonomy_would_move_the_scores(
+    env_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each tariffs item names a different grommet product: no word repeats for the model to
+    # learn, but a phrase "grommet*" would find them all.
+    products = ["ron", "ix", "al", "ite", "ine", "ol", "um", "ide", "ate", "ene"]
+    labelled = [
+        LabelledText(f"Rules change for grommet{p}", "", frozenset({"tariffs"}))
+        for p in products
+    ] + [LabelledText(f"Rules change for passport {p}", "", frozenset()) for p in products]
+    monkeypatch.setattr("alerter.evaluation.shipped_labelled", lambda: tuple(labelled))
+    shipped = DEFAULT_TOPICS_FILE.read_text(encoding="utf-8")
+    proposed = tmp_path / "topics.toml"
+    proposed.write_text(
+        shipped.replace('"customs",\n]', '"customs", "grommet*",\n]', 1), encoding="utf-8"
+    )
+    assert proposed.read_text(encoding="utf-8") != shipped
+
+    result = runner.invoke(app, ["topics", "quality", "--proposed", str(proposed)])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "shipped labelled sets (20 items)" in lines[0]
+    assert lines[1].split() == ["now", "proposed"]
+    tariffs = next(line.split() for line in lines if line.startswith("tariffs"))
+    assert tariffs[2] == "0.000" and tariffs[5] == "1.000"  # recall, now and proposed
+    assert "  tariffs: gains 10, loses 0; 10 of them right" in lines
+    assert "    + ✓ Rules change for grommetron" in lines
+
+
+def test_a_batch_of_corrections_retrains_the_model(session: Session) -> None:
+    taxonomy = load_classifier(session, DEFAULT_TOPICS_FILE).taxonomy
+    shipped = load_classifier(session, DEFAULT_TOPICS_FILE).model
+    items = add_items(
+        session, *[f"Foundry open day number {n}" for n in range(CORRECTIONS_PER_RETRAINING)]
+    )
+    for item_id in items[:-1]:
+        correct_topic(session, taxonomy, item_id, "events", present=True, corrected_by="s", now=NOW)
+    session.commit()
+    one_short = load_classifier(session, DEFAULT_TOPICS_FILE).model
+
+    correct_topic(session, taxonomy, items[-1], "events", present=True, corrected_by="s", now=NOW)
+    session.commit()
+    retrained = load_classifier(session, DEFAULT_TOPICS_FILE).model
+
+    assert shipped is not None and one_short is not None and retrained is not None
+    assert one_short.fingerprint == shipped.fingerprint
+    assert retrained.fingerprint != shipped.fingerprint

@@ -70,11 +70,9 @@ def test_the_keeper_reuses_its_warm_pool_across_event_loops_until_the_classifier
         first = keeper.pool_for(Classifier(load_taxonomy(DEFAULT_TOPICS_FILE)))
         titles = [asyncio.run(first.parse(FEED, SPEC)).result.entries[0].title for _ in range(2)]
         same = keeper.pool_for(Classifier(load_taxonomy(DEFAULT_TOPICS_FILE)))
-        example = LabelledExample(
-            1, "Quota news", "Quota news\\n", frozenset({"events"}), frozenset()
-        )
+        example = LabelledExample(1, "Quota news", "", frozenset({"events"}), frozenset())
         changed = keeper.pool_for(
-            Classifier(load_taxonomy(DEFAULT_TOPICS_FILE), ExampleMatcher([example]))
+            Classifier(load_taxonomy(DEFAULT_TOPICS_FILE), examples=ExampleMatcher([example]))
         )
         parsed = asyncio.run(changed.parse(FEED, SPEC))
     finally:
