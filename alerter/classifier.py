@@ -107,9 +107,12 @@ class Classifier:
         decided: list[dict[str, list[Evidence]]],
     ) -> None:
         """Add the topics the model gives each text, with their evidence."""
+        positions: list[dict[str, tuple[bool, int]]] = [{} for _ in texts]
         vectors = [
-            model.vectorise(features(text, title, summary, evidence))
-            for text, (title, summary), evidence in zip(texts, tokenised, by_rules, strict=True)
+            model.vectorise(features(text, title, summary, evidence, where))
+            for text, (title, summary), evidence, where in zip(
+                texts, tokenised, by_rules, positions, strict=True
+            )
         ]
         scores = model.scores(vectors)
         for row, (text, (title, summary)) in enumerate(zip(texts, tokenised, strict=True)):
@@ -117,7 +120,15 @@ class Classifier:
                 if index is None or scores[row, index] < model.thresholds[index]:
                     continue
                 explained = explain(
-                    model, index, vectors[row], text, title, summary, self._rules, by_rules[row]
+                    model,
+                    index,
+                    vectors[row],
+                    positions[row],
+                    text,
+                    title,
+                    summary,
+                    self._rules,
+                    by_rules[row],
                 )
                 if explained:  # a topic is never given without something to show for it
                     decided[row][topic.id] = explained

@@ -208,10 +208,16 @@ class PhraseSet:
             for phrase in single:
                 found.append((phrase, i, i + 1))
             for phrase in candidates:
-                end = i + len(phrase.words)
-                if end <= count and all(
-                    word.matches(tokens[i + k]) for k, word in enumerate(phrase.words)
-                ):
+                words = phrase.words
+                end = i + len(words)
+                if end > count:
+                    continue
+                # The index already matched a first word written plainly or with a *; one in
+                # capitals must still match as an abbreviation.
+                for k in range(0 if words[0].abbreviation else 1, len(words)):
+                    if not words[k].matches(tokens[i + k]):
+                        break
+                else:
                     found.append((phrase, i, end))
         return found
 

@@ -25,7 +25,10 @@ class Rules:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self._roles: defaultdict[Phrase, list[tuple[Topic, PhraseRole]]] = defaultdict(list)
+        # By the phrase as written: a phrase in several topics is one entry, found once, and a
+        # string's hash is cheaper than a compiled phrase's.
+        self._roles: defaultdict[str, list[tuple[Topic, PhraseRole]]] = defaultdict(list)
+        compiled: dict[str, Phrase] = {}
         for topic in taxonomy.topics:
             for role, phrases in (
                 ("phrase", topic.phrases),
@@ -34,9 +37,10 @@ class Rules:
                 ("veto", topic.veto),
             ):
                 for phrase in phrases:
-                    self._roles[phrase].append((topic, role))  # type: ignore[arg-type]
-        self._phrases = PhraseSet(list(self._roles))
-        self._words = {phrase.text: _words_of(phrase) for phrase in self._roles}
+                    self._roles[phrase.text].append((topic, role))  # type: ignore[arg-type]
+                    compiled.setdefault(phrase.text, phrase)
+        self._phrases = PhraseSet(list(compiled.values()))
+        self._words = {text: _words_of(phrase) for text, phrase in compiled.items()}
 
     def evidence(
         self, text: Text, title: list[Token], summary: list[Token]
@@ -48,7 +52,7 @@ class Rules:
         vetoed: set[str] = set()
         for name, found in matches.items():
             for phrase, start, end in found:
-                for topic, role in self._roles[phrase]:
+                for topic, role in self._roles[phrase.text]:
                     if role == "exclude":
                         masked[topic.id].update((name, i) for i in range(start, end))
                     elif role == "veto":
@@ -60,7 +64,7 @@ class Rules:
         )
         for name, found in matches.items():
             for phrase, start, end in found:
-                for topic, role in self._roles[phrase]:
+                for topic, role in self._roles[phrase.text]:
                     if role not in ("phrase", "strong") or (
                         role == "phrase" and topic.id in vetoed
                     ):

@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from alerter.evidence import Evidence, Text
@@ -63,21 +64,45 @@ def feature_word(norm: str) -> str:
     return NUMBER if _DIGIT.search(norm) else norm
 
 
+@lru_cache(maxsize=65536)
+def _word_features(norm: str) -> tuple[str, str | None, str]:
+    """The word as the model reads it, and its features (none for a common word)."""
+    word = feature_word(norm)
+    return word, None if word in STOP_WORDS else "w:" + word, "t:" + word
+
+
+@lru_cache(maxsize=262144)
+def _pair_feature(previous: str, word: str) -> str | None:
+    """Two adjacent words as one feature, unless both are common words."""
+    return None if previous in STOP_WORDS and word in STOP_WORDS else f"b:{previous} {word}"
+
+
 def features(
-    text: Text, title: list[Token], summary: list[Token], rules: Mapping[str, list[Evidence]]
+    text: Text,
+    title: list[Token],
+    summary: list[Token],
+    rules: Mapping[str, list[Evidence]],
+    positions: dict[str, tuple[bool, int]] | None = None,
 ) -> Features:
-    """What the model reads of one item (each feature is present or not)."""
+    """What the model reads of one item (each feature is present or not). With `positions`,
+    also where each word feature first appears: (in the title, position of its first word)."""
     found: Features = {}
     for in_title, tokens in ((True, title), (False, summary)):
-        words = [feature_word(token.norm) for token in tokens]
-        previous = ""
-        for word in words:
-            if word not in STOP_WORDS:
-                found["w:" + word] = 1.0
+        previous = None
+        for i, token in enumerate(tokens):
+            word, anywhere, in_the_title = _word_features(token.norm)
+            if anywhere is not None:
+                found[anywhere] = 1.0
                 if in_title:
-                    found["t:" + word] = 1.0
-            if previous and not (previous in STOP_WORDS and word in STOP_WORDS):
-                found[f"b:{previous} {word}"] = 1.0
+                    found[in_the_title] = 1.0
+                if positions is not None and anywhere not in positions:
+                    positions[anywhere] = positions[in_the_title] = (in_title, i)
+            if previous is not None:
+                pair = _pair_feature(previous, word)
+                if pair is not None:
+                    found[pair] = 1.0
+                    if positions is not None and pair not in positions:
+                        positions[pair] = (in_title, i - 1)
             previous = word
     if _MONEY.search(text.title) or _MONEY.search(text.summary):
         found["money"] = 1.0
@@ -119,23 +144,27 @@ class TopicModel:
 
     def vectorise(self, found: Features) -> tuple[list[int], list[float]]:
         """The item's known features: their rows in the coefficients, and their values."""
-        columns = self._columns
-        known = [(columns[f], value) for f, value in found.items() if f in columns]
-        return [c for c, _ in known], [v for _, v in known]
+        get = self._columns.get
+        indices, values = [], []
+        for feature, value in found.items():
+            column = get(feature)
+            if column is not None:
+                indices.append(column)
+                values.append(value)
+        return indices, values
 
     def scores(self, rows: Sequence[tuple[list[int], list[float]]]) -> Any:
         """Every topic's score for each vectorised item (an array, items by topics)."""
         import numpy as np
         from scipy.sparse import csr_matrix
 
+        values = np.fromiter(chain.from_iterable(v for _, v in rows), dtype=float)
+        columns = np.fromiter(chain.from_iterable(c for c, _ in rows), dtype=np.int32)
         matrix = csr_matrix(
-            (
-                np.fromiter((v for _, values in rows for v in values), dtype=float),
-                np.fromiter((c for columns, _ in rows for c in columns), dtype=np.int32),
-                np.cumsum([0] + [len(columns) for columns, _ in rows], dtype=np.int32),
-            ),
+            (values, columns, np.cumsum([0] + [len(c) for c, _ in rows], dtype=np.int32)),
             shape=(len(rows), len(self.features)),
         )
+        matrix.sort_indices()  # so every process adds each item's weights in the same order
         return matrix @ self.coefficients + self.bias
 
     def contributions(
@@ -143,16 +172,21 @@ class TopicModel:
     ) -> list[tuple[str, float]]:
         """The features that raised this topic's score most, largest first."""
         weights = self._by_topic[index]
-        raised = [(-weights[c] * v, c) for c, v in zip(columns, values, strict=True)]
-        raised = sorted(r for r in raised if r[0] <= -MIN_CONTRIBUTION)
+        raised = [
+            (-points, c)
+            for c, v in zip(columns, values, strict=True)
+            if (points := weights[c] * v) >= MIN_CONTRIBUTION
+        ]
+        raised.sort()
         # More than can be shown: some merge into one piece of evidence.
-        return [(self.features[c], -points) for points, c in raised[: 3 * MAX_EVIDENCE]]
+        return [(self.features[c], -points) for points, c in raised[: 2 * MAX_EVIDENCE]]
 
 
 def explain(
     model: TopicModel,
     index: int,
     vector: tuple[list[int], list[float]],
+    positions: Mapping[str, tuple[bool, int]],
     text: Text,
     title: list[Token],
     summary: list[Token],
@@ -160,20 +194,21 @@ def explain(
     by_rules: Mapping[str, list[Evidence]],
 ) -> list[Evidence]:
     """A topic's largest contributions as evidence members can read: the item's own words, the
-    taxonomy's phrases, the sum of money, GOV.UK metadata."""
+    taxonomy's phrases, the sum of money, GOV.UK metadata. `positions` says where each word
+    feature is (as `features` found them)."""
     topic_id = model.topics[index]
     # Each piece: kind, text, where, points, and the words it covers (exactly, or by how they
     # start), so a word already shown in a phrase adds to that phrase instead of repeating.
     pieces: list[list[Any]] = []
-    words_in: dict[str, list[str]] = {}
     for feature, points in model.contributions(*vector, index):
         kind, _, rest = feature.partition(":")
         if kind in ("w", "t", "b"):
-            wanted = rest.split(" ")
-            located = _locate(wanted, title, summary, words_in, title_only=kind == "t")
-            if located is None:
-                continue
-            where, start = located
+            position = positions.get(feature)
+            wanted = rest.split(" ") if kind == "b" else [rest]
+            if position is None or all(w == NUMBER or w in STOP_WORDS for w in wanted):
+                continue  # a number alone says nothing; the sum of money is shown instead
+            in_title, start = position
+            where = "title" if in_title else "summary"
             covering = None
             for piece in pieces:
                 if piece[2] == where and _covered(wanted, piece[4], piece[5]):
@@ -182,15 +217,17 @@ def explain(
             if covering is not None:
                 covering[3] += points
                 continue
-            tokens = (title if where == "title" else summary)[start : start + len(wanted)]
-            written = _as_written(text.title if where == "title" else text.summary, tokens)
+            tokens = (title if in_title else summary)[start : start + len(wanted)]
+            written = _as_written(text.title if in_title else text.summary, tokens)
             new = [["words", written, where, points, wanted, ()]]
         elif kind in ("rule", "p"):
-            phrases = [e for e in by_rules.get(topic_id, ()) if kind == "rule" or e.text == rest]
+            phrases = by_rules.get(topic_id, ())
+            if kind == "p":
+                phrases = [e for e in phrases if e.text == rest][:1]
             total = sum(e.points for e in phrases) or 1.0
             new = [
                 [e.kind, e.text, e.where, points * e.points / total, *rules.words_of(e.text)]
-                for e in phrases[: None if kind == "rule" else 1]
+                for e in phrases
             ]
         elif feature == "money":
             where, written = _money_in(text)
@@ -201,11 +238,13 @@ def explain(
         else:
             continue
         for piece in new:
-            same = next((p for p in pieces if p[:3] == piece[:3]), None)
-            if same is not None:
-                same[3] += piece[3]
-            elif len(pieces) < MAX_EVIDENCE:
-                pieces.append(piece)
+            for same in pieces:
+                if same[0] == piece[0] and same[1] == piece[1] and same[2] == piece[2]:
+                    same[3] += piece[3]
+                    break
+            else:
+                if len(pieces) < MAX_EVIDENCE:
+                    pieces.append(piece)
         if len(pieces) >= MAX_EVIDENCE:
             break
     pieces.sort(key=lambda piece: -piece[3])
@@ -223,8 +262,11 @@ def _as_written(field: str, tokens: list[Token]) -> str:
         tokens = tokens[1:]
     if len(tokens) == 1:
         return tokens[0].word
+    spaced = " ".join(t.word for t in tokens)
+    if spaced in field:
+        return spaced
     found = re.search(r"\W+".join(re.escape(t.word) for t in tokens), field)
-    return found.group(0) if found else " ".join(t.word for t in tokens)
+    return found.group(0) if found else spaced
 
 
 def _covered(wanted: list[str], exact: Any, prefixes: tuple[str, ...]) -> bool:
@@ -240,31 +282,6 @@ def _money_in(text: Text) -> tuple[str, str]:
         if found:
             return where, found.group(0).strip()
     return "summary", ""
-
-
-def _locate(
-    wanted: list[str],
-    title: list[Token],
-    summary: list[Token],
-    words_in: dict[str, list[str]],
-    *,
-    title_only: bool,
-) -> tuple[str, int] | None:
-    """Where the words first appear together (title first): the field and the position of the
-    first word in it. `words_in` keeps each field's words as the model reads them."""
-    for where, tokens in (("title", title), ("summary", summary)):
-        words = words_in.get(where)
-        if words is None:
-            words = words_in[where] = [feature_word(t.norm) for t in tokens]
-        if wanted[0] in words:
-            start = words.index(wanted[0])
-            while start >= 0:
-                if words[start : start + len(wanted)] == wanted:
-                    return where, start
-                start = words.index(wanted[0], start + 1) if wanted[0] in words[start + 1 :] else -1
-        if title_only:
-            break
-    return None
 
 
 def train(

@@ -28,11 +28,13 @@ def load_texts() -> list[Text]:
     return (texts * (ITEMS // len(texts) + 1))[:ITEMS]
 
 
-def rate(classifier: Classifier, texts: list[Text]) -> float:
-    started = time.perf_counter()
+def rate(classifier: Classifier, texts: list[Text]) -> tuple[float, float]:
+    """Items per second by the clock, and per second of this process's own CPU time (what
+    other processes on a busy machine do not inflate)."""
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(texts), BATCH):
         classifier.classify_many(texts[start : start + BATCH])
-    return len(texts) / (time.perf_counter() - started)
+    return len(texts) / (time.perf_counter() - started), len(texts) / (time.process_time() - cpu)
 
 
 def main() -> None:
@@ -45,12 +47,16 @@ def main() -> None:
         LabelledExample(n, t.title, t.summary, frozenset({"events"}), frozenset())
         for n, t in enumerate(texts[:100])
     ]
-    shipped = rate(Classifier(taxonomy, model), texts)
-    with_examples = rate(Classifier(taxonomy, model, ExampleMatcher(examples)), texts)
     print(f"trained on {len(shipped_labelled()):,} labelled items in {trained:.1f} s")
-    print(f"classified {len(texts):,} items with evidence, one process, batches of {BATCH}:")
-    print(f"  as shipped:                    {shipped:>8,.0f} items/s (target >= 5,000/s)")
-    print(f"  + 100 staff-labelled examples: {with_examples:>8,.0f} items/s (target >= 5,000/s)")
+    print(f"classified {len(texts):,} items with evidence, one process, batches of {BATCH}")
+    print("(items/s by the clock; per second of CPU time)   target >= 5,000/s")
+    for name, classifier in (
+        ("rules alone (for comparison)", Classifier(taxonomy)),
+        ("as shipped", Classifier(taxonomy, model)),
+        ("+ 100 staff-labelled examples", Classifier(taxonomy, model, ExampleMatcher(examples))),
+    ):
+        wall, cpu = rate(classifier, texts)
+        print(f"  {name:<30} {wall:>8,.0f} items/s; {cpu:>8,.0f} items/CPU-s")
 
 
 if __name__ == "__main__":

@@ -311,8 +311,7 @@ def test_topics_quality_shows_how_a_proposed_taxonomy_would_move_the_scores(
     # learn, but a phrase "grommet*" would find them all.
     products = ["ron", "ix", "al", "ite", "ine", "ol", "um", "ide", "ate", "ene"]
     labelled = [
-        LabelledText(f"Rules change for grommet{p}", "", frozenset({"tariffs"}))
-        for p in products
+        LabelledText(f"Rules change for grommet{p}", "", frozenset({"tariffs"})) for p in products
     ] + [LabelledText(f"Rules change for passport {p}", "", frozenset()) for p in products]
     monkeypatch.setattr("alerter.evaluation.shipped_labelled", lambda: tuple(labelled))
     shipped = DEFAULT_TOPICS_FILE.read_text(encoding="utf-8")

@@ -7,10 +7,13 @@ from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.examples import ExampleMatcher, LabelledExample
 from alerter.parser_pool import ParserPool, PoolKeeper
 from alerter.sources.base import Document, Entry, Record, SourceSpec
+from alerter.topic_model import shipped_model
 from alerter.topics import load_taxonomy
 from tests.feeds import Story, rss
 
-CLASSIFIER = Classifier(load_taxonomy(DEFAULT_TOPICS_FILE))
+TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
+# The shipped classifier, learned model and all: the workers receive it whole.
+CLASSIFIER = Classifier(TAXONOMY, shipped_model(TAXONOMY))
 SPEC = SourceSpec(name="News", kind="feed", url="https://news.example/feed", publisher="News")
 FEED = Document(
     "https://news.example/feed",
