@@ -256,6 +256,7 @@ class BulletinResults:
     failed: int
     skipped: int  # unsubscribed or suppressed between the press and their turn
     errors: tuple[str, ...]  # the mail service's reasons for failures
+    in_doubt: int = 0  # may have been delivered; the Deliveries page says why
     # When SendGrid hands the last of them to inboxes: it holds each batch for a few minutes,
     # the window in which a request whose answer was lost can still be cancelled.
     delivered_by: datetime | None = None
@@ -278,18 +279,20 @@ def results(session: Session, bulletin_id: int) -> BulletinResults:
         failed=counts["failed"],
         skipped=counts["skipped"],
         errors=errors,
+        in_doubt=counts["in_doubt"],
         delivered_by=delivered_by,
     )
 
 
 def settle_bulletins(session: Session, now: datetime) -> list[int]:
-    """Mark sent every bulletin being sent whose deliveries are all settled; their ids."""
+    """Mark sent every bulletin being sent whose deliveries are all settled (none in doubt
+    either); their ids."""
     unsettled = (
         sa.select(_DELIVERIES.c.id)
         .where(
             _DELIVERIES.c.kind == KIND,
             _DELIVERIES.c.period == sa.cast(_BULLETINS.c.id, sa.String),
-            _DELIVERIES.c.status.in_(["planned", "sending"]),
+            _DELIVERIES.c.status.in_(["planned", "sending", "in_doubt"]),
         )
         .exists()
     )

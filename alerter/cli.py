@@ -44,7 +44,14 @@ from alerter.logs import configure_logging
 from alerter.models import Item
 from alerter.poll import UnknownSource, poll_sources
 from alerter.progress import progress_bar
-from alerter.sending import PlanReport, plan_digests, preview, run_digest, send_bulletin
+from alerter.sending import (
+    PlanReport,
+    Waiting,
+    plan_digests,
+    preview,
+    run_digest,
+    send_bulletin,
+)
 from alerter.sources.catalog import (
     SourceFileError,
     list_sources,
@@ -566,8 +573,17 @@ def digest_send(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be sent; send and record nothing.")
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Do not wait for deliveries another sender holds (one that crashed holds "
+            "them until its lease lapses); say how many and until when, and stop.",
+        ),
+    ] = False,
 ) -> None:
-    """Run a digest now: plan it in the delivery ledger, then send every planned email."""
+    """Run a digest now: plan it in the delivery ledger, then send every planned email, waiting
+    for those a crashed sender still holds."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
         taxonomy = _taxonomy()
@@ -578,16 +594,50 @@ def digest_send(
         transport = _transport(settings)
         with progress_bar(f"{frequency.value} digest") as progress:
             plan, report = run_digest(
-                session, transport, settings, taxonomy, frequency, now, progress=progress
+                session,
+                transport,
+                settings,
+                taxonomy,
+                frequency,
+                now,
+                progress=progress,
+                wait=not no_wait,
+                waiting=_echo_waiting,
             )
     _echo_plan(plan)
     typer.echo(
         f"sent {report.sent}, skipped {report.skipped} (no longer subscribed), "
-        f"failed {report.failed}, deferred {report.deferred}; {report.emails_composed} distinct "
-        f"emails in {transport.requests} requests to {transport.name}"
+        f"failed {report.failed}, in doubt {report.in_doubt}, deferred {report.deferred}; "
+        f"{report.emails_composed} distinct emails in {transport.requests} requests to "
+        f"{transport.name}"
     )
+    if report.held and report.held_until is not None:
+        typer.echo(
+            f"{report.held} deliveries are held by another sender until "
+            f"{report.held_until:%H:%M:%S} UTC; run again after then to send them (or without "
+            "--no-wait, which waits for them)"
+        )
+    if report.in_doubt:
+        typer.echo(
+            f"{report.in_doubt} deliveries are in doubt (they may have been delivered): the "
+            "staff console's Deliveries page says why and what happens next"
+        )
     for error in report.errors:
         typer.echo(f"  {error}", err=True)
+
+
+def _echo_waiting(waiting: Waiting) -> None:
+    if waiting.held and waiting.held_until is not None:
+        typer.echo(
+            f"{waiting.held} deliveries are held by another sender until "
+            f"{waiting.held_until:%H:%M:%S} UTC (one that stopped holds them until its lease "
+            "lapses): waiting to send them"
+        )
+    if waiting.in_doubt and waiting.in_doubt_until is not None:
+        typer.echo(
+            f"{waiting.in_doubt} deliveries are in doubt until their SendGrid batch can be "
+            f"cancelled, at {waiting.in_doubt_until:%H:%M:%S} UTC: waiting to send them again"
+        )
 
 
 @bulletin_app.command("send")

@@ -1,6 +1,8 @@
 """SendGrid's Event Webhook: what happened to sent mail. Each event is recorded once (a replay
 with the same sg_event_id changes nothing), and an address that bounced, complained or
-unsubscribed through SendGrid is suppressed, so that nothing more is sent to it."""
+unsubscribed through SendGrid is suppressed, so that nothing more is sent to it. An event for a
+delivery held in doubt for good (its request's answer was lost and its batch could not be
+cancelled) shows SendGrid took it: the delivery is marked sent."""
 
 import logging
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from subscriptions.models import Member
 
 log = logging.getLogger(__name__)
 _EVENTS: sa.Table = MailEvent.__table__  # type: ignore[attr-defined]
+_DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
 
 
@@ -30,6 +33,7 @@ class EventReport:
     received: int = 0
     replayed: int = 0
     suppressed: list[int] = field(default_factory=list)  # member ids
+    settled: list[int] = field(default_factory=list)  # deliveries in doubt, now known sent
 
 
 def parse_events(payload: Any) -> list[dict[str, Any]]:
@@ -61,6 +65,8 @@ def record_events(session: Session, events: Sequence[dict[str, Any]], now: datet
         if inserted is None:
             report.replayed += 1
             continue
+        if delivery_id is not None and _settle_in_doubt(session, delivery_id, event, now):
+            report.settled.append(delivery_id)
         if member is not None and _suppresses(event):
             suppress(session, member, _reason(event), now)
             assert member.id is not None
@@ -73,6 +79,41 @@ def record_events(session: Session, events: Sequence[dict[str, Any]], now: datet
             )
     session.commit()
     return report
+
+
+def _settle_in_doubt(
+    session: Session, delivery_id: int, event: dict[str, Any], now: datetime
+) -> bool:
+    """Mark sent a delivery in doubt for good that this event is about: any event of a message
+    means SendGrid took its request. Only an event of the same request's batch counts, when
+    the event says which (alerter's `batch` custom arg); rows still waiting for their batch to
+    be cancelled are the senders' to settle."""
+    batch = event.get("batch")
+    condition = [
+        _DELIVERIES.c.id == delivery_id,
+        _DELIVERIES.c.status == "in_doubt",
+        _DELIVERIES.c.claimed_until.is_(None),
+    ]
+    if isinstance(batch, str):
+        condition.append(_DELIVERIES.c.batch_id == batch)
+    settled = session.execute(
+        sa.update(_DELIVERIES)
+        .where(*condition)
+        .values(
+            status="sent",
+            sent_at=now,
+            error=f"was in doubt until SendGrid reported it {str(event['event'])[:40]}",
+        )
+        .returning(_DELIVERIES.c.id)
+    ).scalar_one_or_none()
+    if settled is not None:
+        log.info(
+            "delivery %d in doubt: SendGrid reported it %s, so it was sent",
+            delivery_id,
+            event["event"],
+            extra={"delivery_id": delivery_id},
+        )
+    return settled is not None
 
 
 def _suppresses(event: dict[str, Any]) -> bool:

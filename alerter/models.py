@@ -173,6 +173,8 @@ class Delivery(SQLModel, table=True):
     kind: str = Field(max_length=40)  # digest-weekly, digest-daily, digest-immediate, bulletin
     period: str = Field(max_length=40)  # 2026-W10, 2026-03-02, ...
     # planned -> sending -> sent | failed | skipped (no longer subscribed when its turn came)
+    # | in_doubt (its request's outcome is unknown: until its batch is cancelled, then planned
+    # again; or, past the batch's cut-off, until SendGrid's events or staff settle it)
     status: str = Field(default="planned", max_length=20, index=True)
     # The items first stored in [window_start, window_end) that the email carries.
     window_start: datetime = utc_column(nullable=False)
@@ -184,8 +186,9 @@ class Delivery(SQLModel, table=True):
     # sent together, one request for up to 1,000 of them.
     content_key: str = Field(default="", max_length=40)
     claim: str | None = Field(default=None, max_length=40)  # which sender holds it
-    # The SendGrid batch its request went in, kept until the row is settled: if the sender
-    # dies, that batch is cancelled before the row is sent again.
+    # The SendGrid batch its request went in (one batch per request): if that request's
+    # outcome is unknown, the batch is cancelled before the row is sent again. For a row in
+    # doubt, claimed_until is when a sender next tries to cancel it (None: no sender can).
     batch_id: str | None = Field(default=None, max_length=100, index=True)
     attempts: int = 0
     sent_at: datetime | None = utc_column()
@@ -193,8 +196,8 @@ class Delivery(SQLModel, table=True):
 
 
 class MailBatch(SQLModel, table=True):
-    """A SendGrid batch a sender opened: its emails go out at send_at unless it is cancelled
-    (possible until cancel_by). Senders put requests in it only while it is open."""
+    """A SendGrid batch a sender opened for one request: its emails go out at send_at unless it
+    is cancelled (possible until cancel_by)."""
 
     __tablename__ = "mail_batch"
 
@@ -203,7 +206,9 @@ class MailBatch(SQLModel, table=True):
     send_at: datetime = utc_column(nullable=False)
     cancel_by: datetime = utc_column(nullable=False)
     claim: str = Field(max_length=40)  # the sender that opened it
-    status: str = Field(default="open", max_length=20)  # open | cancelled
+    # open -> cancelling (asked; counted among SendGrid's 10) -> cancelled -> released (the
+    # cancellation deleted after send_at, freeing its place) | uncancellable (found too late)
+    status: str = Field(default="open", max_length=20)
 
 
 class MailEvent(SQLModel, table=True):

@@ -3,9 +3,12 @@ sent), then claim, send and mark the rows, those with the same content together.
 may die at any line; a later run, or another worker, carries on, and no member gets the same
 digest twice.
 
-With SendGrid, requests go in batches scheduled a few minutes ahead. A sender that dies between
-SendGrid's answer and marking its rows leaves them "sending" in a batch; whoever finds them
-after the lease cancels that batch first, then sends its rows again."""
+With SendGrid, each request goes in a batch of its own, scheduled a few minutes ahead, and its
+rows are marked as soon as SendGrid answers. A documented answer settles the request: taken
+(sent), refused (failed), or not taken (tried again). A request whose outcome is unknown (its
+sender died, the connection was lost, an answer SendGrid does not document) is settled by
+cancelling its batch and sending its rows again; until that can be done its rows are "in_doubt",
+with the reason on each (see "Requests in doubt" below)."""
 
 import hashlib
 import json
@@ -37,10 +40,13 @@ from alerter.db import among, insert_ignoring_duplicates
 from alerter.delivery import (
     DeliveryError,
     Email,
+    InDoubt,
     Mailing,
+    Personalization,
     Rejected,
     SendBatch,
     Throttled,
+    TooManyCancelled,
     Transport,
     Unavailable,
 )
@@ -241,10 +247,31 @@ def _previous_window_ends(
 class SendReport:
     sent: int = 0
     skipped: int = 0  # no longer subscribed, or nothing left on their topics, when their turn came
-    failed: int = 0  # refused by the mail service; the reason is on the ledger row
+    failed: int = 0  # refused by the mail service, or the email could not be built (see the row)
     deferred: int = 0  # still to send when the run stopped (the mail service was failing)
+    # May have been delivered: held until their batch is cancelled (then sent again), SendGrid
+    # reports them, or staff decide. Counted at the end of the run; the reason is on each row.
+    in_doubt: int = 0
+    held: int = 0  # held by another sender when the run ended (one that died: until its lease)
+    held_until: datetime | None = None
     emails_composed: int = 0  # distinct contents
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a run that waits is waiting for: rows another sender holds, until its lease lapses,
+    and rows in doubt, until their batch can be cancelled."""
+
+    held: int
+    held_until: datetime | None
+    in_doubt: int
+    in_doubt_until: datetime | None
+
+    @property
+    def until(self) -> datetime:
+        """When the first of them can be taken up."""
+        return min(t for t in (self.held_until, self.in_doubt_until) if t is not None)
 
 
 Clock = Callable[[], datetime]
@@ -255,10 +282,18 @@ Sleep = Callable[[float], None]
 MAX_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 2.0
 RETRY_LONGEST_SECONDS = 120.0
+# A batch is cancelled no later than this before the mail service's cut-off, for the request
+# to arrive in time; a cancelled batch is released this long after its send time, once the
+# service has surely discarded its emails; a cancel that failed is tried again after this.
+CANCEL_MARGIN = timedelta(seconds=30)
+RELEASE_AFTER = timedelta(minutes=2)
+CANCEL_RETRY = timedelta(seconds=30)
+# A row's error says first why it is in doubt, then (after this) what is being done about it.
+_THEN = "\n"
 
 
 class StopSending(Exception):
-    """The mail service cannot be reached to settle a batch: this run ends, nothing is lost."""
+    """The mail service keeps failing: this run ends, nothing is lost."""
 
 
 def send_planned(
@@ -273,25 +308,38 @@ def send_planned(
     sleep: Sleep = time.sleep,
     cap: int = DEFAULT_CAP,
     progress: Progress | None = None,
+    wait: bool = False,
+    waiting: Callable[[Waiting], None] | None = None,
 ) -> SendReport:
     """Send every planned (or abandoned) delivery, of one kind and period or of all: rows with
     the same content go together, up to the transport's recipients per request. `progress` is
-    told how many of those to send at the start are settled (sent, skipped or failed)."""
+    told how many of those to send at the start are settled (sent, skipped or failed).
+
+    With `wait`, rows another sender holds (a sender that died holds them until its lease
+    lapses) and rows in doubt waiting for their batch to be cancelled are waited for and
+    finished; `waiting` is told what is waited for, each time."""
     run = _SendRun(session, transport, settings, taxonomy, clock, sleep, cap, kind, period)
     total = run.unsettled()
     try:
         while True:
-            run.recover_abandoned_batches()
+            run.settle_in_doubt_requests()
             ids = run.claim_next()
-            if not ids:
+            if ids:
+                run.send_claimed(ids)
+                if progress is not None:
+                    report = run.report
+                    progress(min(report.sent + report.skipped + report.failed, total), total)
+                continue
+            pending = run.pending()
+            if pending is None or not wait:
                 break
-            run.send_claimed(ids)
-            if progress is not None:
-                report = run.report
-                progress(min(report.sent + report.skipped + report.failed, total), total)
+            if waiting is not None:
+                waiting(pending)
+            run.sleep(max(0.0, (pending.until - run.clock()).total_seconds()) + 0.1)
     except StopSending as error:
         run.report.errors.append(str(error))
         run.report.deferred = run.unsettled()
+    run.conclude()
     return run.report
 
 
@@ -322,13 +370,11 @@ class _SendRun:
         # it, a dead sender's rows are taken over.
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.report = SendReport()
-        self.batch: _OpenBatch | None = None
         self.scope = [_DELIVERIES.c.kind == kind] if kind else []
         if period:
             self.scope.append(_DELIVERIES.c.period == period)
         self._items: dict[int, DigestItem] = {}  # read once per run, shared by every content
         self._bulletins: dict[int, Mailing] = {}
-        self._sent: list[int] = []  # taken by the mail service, not yet marked
         self.failures_in_a_row = 0
 
     # Claiming -------------------------------------------------------------------------------
@@ -379,6 +425,47 @@ class _SendRun:
         self.session.commit()
         return claimed
 
+    def pending(self) -> Waiting | None:
+        """Rows in scope that are not this sender's to take yet, or None when there are none:
+        held by another sender, or in doubt until their batch can be cancelled."""
+        now = self.clock()
+        held, held_until = self.session.execute(
+            sa.select(sa.func.count(), sa.func.max(_DELIVERIES.c.claimed_until)).where(
+                *self.scope,
+                _DELIVERIES.c.status == "sending",
+                _DELIVERIES.c.claimed_until >= now,
+            )
+        ).one()
+        in_doubt, in_doubt_until = self.session.execute(
+            sa.select(sa.func.count(), sa.func.min(_DELIVERIES.c.claimed_until)).where(
+                *self.scope,
+                _DELIVERIES.c.status == "in_doubt",
+                _DELIVERIES.c.claimed_until.is_not(None),
+            )
+        ).one()
+        self.session.commit()
+        if not held and not in_doubt:
+            return None
+        return Waiting(held, held_until, in_doubt, in_doubt_until)
+
+    def unsettled(self) -> int:
+        """Rows in this run's scope still to send, by this sender or a later one."""
+        return self._count("planned", "sending")
+
+    def conclude(self) -> None:
+        """What the run leaves: rows in doubt, and rows another sender still holds."""
+        self.report.in_doubt = self._count("in_doubt")
+        waiting = self.pending()
+        if waiting is not None and waiting.held:
+            self.report.held, self.report.held_until = waiting.held, waiting.held_until
+
+    def _count(self, *statuses: str) -> int:
+        count = self.session.execute(
+            sa.select(sa.func.count()).where(*self.scope, _DELIVERIES.c.status.in_(statuses))
+        ).scalar_one()
+        self.session.commit()
+        return int(count)
+
     # Composing ------------------------------------------------------------------------------
 
     def send_claimed(self, ids: list[int]) -> None:
@@ -427,27 +514,37 @@ class _SendRun:
                 topics = member.topics if delivery.kind.startswith("digest-") else ()
                 groups[(delivery.content_key, topics)].append((delivery, member))
         for (_, topics), group in groups.items():
-            first = group[0][0]
-            mailing = self._mailing(first, topics)
+            try:
+                mailing = self._mailing(group[0][0], topics)
+            except Exception as error:  # one content that cannot be built never stops the run
+                self._cannot_build([d for d, _ in group], error)
+                continue
             if mailing is None:  # every item it held has gone since planning
                 self._finish([d.id for d, _ in group], "skipped")
                 continue
-            recipients = tuple(
-                confirmation_recipient(self.settings, member, str(delivery.id))
-                if delivery.kind == CONFIRMATION
-                else personalization(_recipient(self.settings, member, delivery))
-                for delivery, member in group
-            )
-            self.report.emails_composed += 1
-            self._deliver(mailing.with_recipients(recipients), [d for d, _ in group])
-        self._flush_sent()
+            recipients, to = [], []
+            for delivery, member in group:
+                try:
+                    recipients.append(self._personalization(delivery, member))
+                    to.append(delivery)
+                except Exception as error:  # nor does one member's
+                    self._cannot_build([delivery], error)
+            if to:
+                self.report.emails_composed += 1
+                self._deliver(mailing.with_recipients(tuple(recipients)), to)
 
-    def _flush_sent(self) -> None:
-        """Mark sent the rows whose requests the mail service took: one statement per claim
-        rather than one per request, which on PostgreSQL halves the ledger's writes."""
-        if self._sent:
-            ids, self._sent = self._sent, []
-            self._finish(ids, "sent")
+    def _personalization(self, delivery: "_Claimed", member: Subscriber) -> Personalization:
+        if delivery.kind == CONFIRMATION:
+            return confirmation_recipient(self.settings, member, str(delivery.id))
+        return personalization(_recipient(self.settings, member, delivery))
+
+    def _cannot_build(self, deliveries: list["_Claimed"], error: Exception) -> None:
+        """Fail these rows with the reason: building them again would fail again."""
+        reason = f"the email could not be built: {type(error).__name__}: {error}"
+        self._finish([d.id for d in deliveries], "failed", error=reason[:1000])
+        self.report.errors.append(f"{len(deliveries)} deliveries failed: {reason[:300]}")
+        for delivery in deliveries:
+            log.error("delivery %d failed: %s", delivery.id, reason[:300], extra=_context(delivery))
 
     def _mailing(self, first: "_Claimed", topics: tuple[str, ...]) -> Mailing | None:
         """The content of `first`'s email (shared by its group), before recipients."""
@@ -477,12 +574,16 @@ class _SendRun:
     # Sending --------------------------------------------------------------------------------
 
     def _deliver(self, mailing: Mailing, deliveries: list["_Claimed"]) -> None:
+        """One request for these rows, tried until it is taken, refused for good, or in doubt.
+        Each request goes in a batch of its own, so that cancelling it withdraws nothing else."""
         ids = [d.id for d in deliveries]
+        batch: _OpenBatch | None = None
         while True:
             try:
-                if not self._hold(ids):
+                batch = self._batch_for(batch)
+                if not self._hold(ids, batch):
                     return  # another sender took these rows over
-                self.transport.send(mailing, self.batch.send if self.batch else None)
+                self.transport.send(mailing, batch.send if batch else None)
             except Rejected as error:
                 self._finish(ids, "failed", error=str(error))
                 self.report.errors.append(f"{len(ids)} deliveries refused: {error}")
@@ -491,20 +592,23 @@ class _SendRun:
                         "delivery %d refused: %s", delivery.id, error, extra=_context(delivery)
                     )
                 return
-            except Throttled as error:
-                self._wait_after_failure(error, error.retry_after)
-            except Unavailable as error:
-                if self.batch is not None:
-                    # It may have been taken: cancel the batch, whose rows are then sent again.
-                    self._withdraw(self.batch.send.id)
+            except InDoubt as error:
+                if batch is None:  # nothing to cancel: sending it again is all there is
                     self._wait_after_failure(error)
-                    return
+                    continue
+                self._settle(batch.send.id, f"SendGrid's answer to the request is unknown: {error}")
                 self._wait_after_failure(error)
+                return
+            except (Throttled, Unavailable) as error:
+                # Not taken: the batch is still unused, and these rows leave it while waiting,
+                # so that a sender dying now costs no cancellation.
+                if batch is not None:
+                    self._out_of_batch(ids)
+                retry_after = error.retry_after if isinstance(error, Throttled) else None
+                self._wait_after_failure(error, retry_after)
             else:
                 self.failures_in_a_row = 0
-                # Marked once per claim (see _flush_sent): a sender that dies first leaves
-                # these rows to recovery, which cancels their batch before sending again.
-                self._sent.extend(ids)
+                self._finish(ids, "sent")
                 log.info(
                     "sent %d %s emails (deliveries %d to %d)",
                     len(ids),
@@ -519,78 +623,70 @@ class _SendRun:
         """Back off before trying again, or end the run when the service keeps failing."""
         self.failures_in_a_row += 1
         if self.failures_in_a_row >= MAX_ATTEMPTS:
-            self._flush_sent()
             self._release_mine(f"{error} ({MAX_ATTEMPTS} failures in a row; a later run retries)")
             raise StopSending(f"mail service failing, run stopped: {error}")
         if retry_after is None:
             retry_after = RETRY_BASE_SECONDS * 2 ** (self.failures_in_a_row - 1)
         self.sleep(min(retry_after, RETRY_LONGEST_SECONDS))
 
-    def _hold(self, ids: list[int]) -> bool:
-        """Renew the lease on these rows and put them in the current batch, before a request:
-        False when they are no longer this sender's."""
+    def _batch_for(self, batch: "_OpenBatch | None") -> "_OpenBatch | None":
+        """The batch for a request's next attempt: the one its last attempt was refused in,
+        while young, else a new one (None for transports without batches)."""
         now = self.clock()
-        batch = self._current_batch(now)
+        if batch is not None and now < batch.opened_at + self.lease:
+            return batch
+        opened = self.transport.open_batch(now)
+        return _OpenBatch(opened, now) if opened is not None else None
+
+    def _hold(self, ids: list[int], batch: "_OpenBatch | None") -> bool:
+        """Renew the lease on these rows and put them in the batch, before a request: False
+        when they are no longer this sender's."""
+        now = self.clock()
+        if batch is not None and not batch.recorded:
+            self.session.execute(
+                sa.insert(_BATCHES).values(
+                    id=batch.send.id,
+                    opened_at=batch.opened_at,
+                    send_at=batch.send.send_at,
+                    cancel_by=batch.send.cancel_by,
+                    claim=self.claim,
+                    status="open",
+                )
+            )
         held = cast(
             sa.CursorResult[Any],
             self.session.execute(
                 sa.update(_DELIVERIES)
-                .where(
-                    among(self.session, _DELIVERIES.c.id, ids), _DELIVERIES.c.claim == self.claim
-                )
+                .where(self._mine(ids))
                 .values(claimed_until=now + self.lease, batch_id=batch.send.id if batch else None)
             ),
         ).rowcount
         self.session.commit()
+        if batch is not None:
+            batch.recorded = True
         if held == len(ids):
             return True
-        self._flush_sent()
         self._release_mine("taken over by another sender", ids)
         return False
 
-    def _current_batch(self, now: datetime) -> "_OpenBatch | None":
-        """The batch to send in: this sender's, while young and not cancelled, else a new one."""
-        if self.batch is not None:
-            # Not read back from the ledger before each request: had another sender cancelled
-            # it, it would have taken these rows from this sender too (the hold then fails),
-            # and rows sent in a cancelled batch are never marked sent (see _finish).
-            if now < self.batch.opened_at + self.lease:
-                return self.batch
-            self.batch = None
-        opened = self.transport.open_batch(now)
-        if opened is None:
-            return None
-        self.session.execute(
-            sa.insert(_BATCHES).values(
-                id=opened.id,
-                opened_at=now,
-                send_at=opened.send_at,
-                cancel_by=opened.cancel_by,
-                claim=self.claim,
-                status="open",
-            )
-        )
+    def _out_of_batch(self, ids: list[int]) -> None:
+        self.session.execute(sa.update(_DELIVERIES).where(self._mine(ids)).values(batch_id=None))
         self.session.commit()
-        self.batch = _OpenBatch(opened, now)
-        return self.batch
+
+    def _mine(self, ids: list[int] | None = None) -> sa.ColumnElement[bool]:
+        """Rows this sender holds and is sending (of these ids)."""
+        condition = sa.and_(_DELIVERIES.c.claim == self.claim, _DELIVERIES.c.status == "sending")
+        if ids is not None:
+            condition = sa.and_(condition, among(self.session, _DELIVERIES.c.id, ids))
+        return condition
 
     def _finish(self, ids: list[int], status: str, error: str | None = None) -> None:
-        """Settle rows this sender still holds. A row sent in a batch is only marked while the
-        batch is open: once cancelled, its emails will not go out and it is sent again."""
-        condition = sa.and_(
-            among(self.session, _DELIVERIES.c.id, ids), _DELIVERIES.c.claim == self.claim
-        )
-        if status == "sent":
-            open_batches = sa.select(_BATCHES.c.id).where(_BATCHES.c.status == "open")
-            condition = sa.and_(
-                condition,
-                sa.or_(_DELIVERIES.c.batch_id.is_(None), _DELIVERIES.c.batch_id.in_(open_batches)),
-            )
+        """Settle rows this sender still holds (those taken over by another are its now)."""
         settled = cast(
             sa.CursorResult[Any],
             self.session.execute(
                 sa.update(_DELIVERIES)
-                .where(condition)
+                .where(self._mine(ids))
                 .values(
                     status=status,
                     sent_at=self.clock() if status == "sent" else None,
@@ -603,116 +699,227 @@ class _SendRun:
         setattr(self.report, status, getattr(self.report, status) + settled)
 
     def _release_mine(self, reason: str, ids: list[int] | None = None) -> None:
-        """Hand rows this sender holds back to the ledger, for this or a later run."""
-        condition = _DELIVERIES.c.claim == self.claim
-        condition = sa.and_(condition, _DELIVERIES.c.status == "sending")
-        if ids is not None:
-            condition = sa.and_(condition, among(self.session, _DELIVERIES.c.id, ids))
+        """Hand rows this sender holds, and has no request out for, back to the ledger."""
         self.session.execute(
             sa.update(_DELIVERIES)
-            .where(condition, _DELIVERIES.c.batch_id.is_(None))
-            .values(status="planned", claim=None, claimed_until=None, error=reason)
-        )
-        # Rows whose last request went in a batch stay in doubt until the batch is cancelled.
-        self.session.execute(
-            sa.update(_DELIVERIES)
-            .where(condition, _DELIVERIES.c.batch_id.is_not(None))
-            .values(claimed_until=self.clock(), error=reason)
+            .where(self._mine(ids))
+            .values(status="planned", claim=None, claimed_until=None, batch_id=None, error=reason)
         )
         self.session.commit()
 
-    def unsettled(self) -> int:
-        """Rows in this run's scope still to send, by this sender or a later one."""
-        return int(
-            self.session.execute(
-                sa.select(sa.func.count()).where(
-                    *self.scope, _DELIVERIES.c.status.in_(["planned", "sending"])
-                )
-            ).scalar_one()
-        )
+    # Requests in doubt ----------------------------------------------------------------------
+    # A request whose outcome is unknown is settled by cancelling its batch, then sending its
+    # rows again. The mail service allows only `cancel_limit` cancelled batches at one time: a
+    # cancellation is released once its batch's send time has passed, and while none is free
+    # the rows stay "in_doubt", until one frees or (past the batch's cut-off) for good, when
+    # SendGrid's events or staff settle them. They are never marked failed: they may have gone.
 
-    # Recovering -----------------------------------------------------------------------------
-
-    def recover_abandoned_batches(self) -> None:
-        """Cancel the batches of rows whose sender died mid-request, so they can be resent."""
-        in_doubt = self.session.execute(
+    def settle_in_doubt_requests(self) -> None:
+        """Settle the requests in doubt whose turn has come: those of senders that died
+        (their lease lapsed while their rows were in a batch), and those waiting to be
+        cancelled."""
+        if not self.transport.cancel_limit:
+            return
+        now = self.clock()
+        self._release_cancellations(now)
+        due = self.session.execute(
             sa.select(_DELIVERIES.c.batch_id)
             .where(
                 *self.scope,
-                _DELIVERIES.c.status == "sending",
-                _DELIVERIES.c.claimed_until < self.clock(),
+                _DELIVERIES.c.status.in_(["sending", "in_doubt"]),
+                _DELIVERIES.c.claimed_until < now,
                 _DELIVERIES.c.batch_id.is_not(None),
             )
             .distinct()
         ).scalars()
-        for batch_id in list(in_doubt):
-            self._withdraw(batch_id)
+        for batch_id in list(due):
+            cause = self._take(batch_id, now)
+            if cause is not None:
+                self._settle(batch_id, cause)
 
-    def _withdraw(self, batch_id: str) -> None:
-        """Cancel a batch at the mail service and send its rows again; when it can no longer be
-        cancelled, its rows in doubt are marked failed rather than risk a second copy."""
-        if self.batch is not None and self.batch.send.id == batch_id:
-            self.batch = None  # this sender's next request goes in a new batch
-        query = sa.select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id)
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()  # one sender settles a batch; the others wait
-        status = self.session.execute(query).scalar()
-        if status == "open":
-            try:
-                self.transport.cancel_batch(batch_id)
-            except Rejected as error:
-                self._give_up_on(batch_id, error)
-                return
-            except DeliveryError as error:
-                self.session.rollback()
-                raise StopSending(
-                    f"SendGrid batch {batch_id} could not be cancelled ({error}); "
-                    "its deliveries wait for a later run"
-                ) from None
-            self.session.execute(
-                sa.update(_BATCHES).where(_BATCHES.c.id == batch_id).values(status="cancelled")
-            )
-        elif status == "uncancellable":
-            self.session.commit()
-            return
-        mine_sent = self.session.execute(
-            sa.select(sa.func.count()).where(
-                _DELIVERIES.c.batch_id == batch_id,
-                _DELIVERIES.c.status == "sent",
-                _DELIVERIES.c.claim == self.claim,
-            )
-        ).scalar_one()
-        self.session.execute(
-            sa.update(_DELIVERIES)
-            .where(
-                _DELIVERIES.c.batch_id == batch_id,
-                _DELIVERIES.c.status.in_(["sending", "sent"]),
-            )
-            .values(status="planned", batch_id=None, claim=None, claimed_until=None, sent_at=None)
-        )
-        self.session.commit()
-        self.report.sent -= mine_sent
-
-    def _give_up_on(self, batch_id: str, error: DeliveryError) -> None:
-        reason = (
-            f"in doubt: the sender stopped during its request and SendGrid batch {batch_id} "
-            f"could no longer be cancelled ({error}); it may have been delivered, so it was "
-            "not sent again"
-        )
-        self.session.execute(
-            sa.update(_BATCHES).where(_BATCHES.c.id == batch_id).values(status="uncancellable")
-        )
-        failed = cast(
+    def _take(self, batch_id: str, now: datetime) -> str | None:
+        """Hold a request's rows, so that no other sender settles them too; why they are in
+        doubt, or None when another sender took them first."""
+        taken = cast(
             sa.CursorResult[Any],
             self.session.execute(
                 sa.update(_DELIVERIES)
-                .where(_DELIVERIES.c.batch_id == batch_id, _DELIVERIES.c.status == "sending")
-                .values(status="failed", error=reason, claimed_until=None)
+                .where(
+                    _DELIVERIES.c.batch_id == batch_id,
+                    _DELIVERIES.c.status.in_(["sending", "in_doubt"]),
+                    _DELIVERIES.c.claimed_until < now,
+                )
+                .values(claim=self.claim, claimed_until=now + self.lease)
+                .returning(_DELIVERIES.c.status, _DELIVERIES.c.error)
+            ),
+        ).all()
+        self.session.commit()
+        if not taken:
+            return None
+        earlier = [str(row.error) for row in taken if row.status == "in_doubt" and row.error]
+        if earlier:
+            return earlier[0].split(_THEN)[0]
+        return "its sender stopped before it recorded SendGrid's answer"
+
+    def _settle(self, batch_id: str, cause: str) -> None:
+        """Cancel the request's batch and send its rows again; when it cannot be cancelled
+        now, hold them in doubt, until it can or for good."""
+        now = self.clock()
+        batch = self.session.execute(
+            sa.select(_BATCHES.c.status, _BATCHES.c.send_at, _BATCHES.c.cancel_by).where(
+                _BATCHES.c.id == batch_id
+            )
+        ).one()
+        status, send_at, cancel_by = batch
+        if status in ("cancelled", "released"):  # cancelled by a sender that died after it
+            self._send_again(batch_id)
+            return
+        if now >= cancel_by - CANCEL_MARGIN:
+            self._in_doubt_for_good(
+                batch_id, cause, f"batch {batch_id} could no longer be cancelled", send_at
+            )
+            return
+        if status != "cancelling":
+            free_at = self._cancellation_free_at(now)
+            if free_at is not None and free_at >= cancel_by - CANCEL_MARGIN:
+                self._in_doubt_for_good(
+                    batch_id,
+                    cause,
+                    f"batch {batch_id} could not be cancelled: the {self.transport.cancel_limit} "
+                    "cancellations SendGrid allows at one time were in use until its cut-off",
+                    send_at,
+                )
+                return
+            if free_at is not None:
+                self._in_doubt_until(
+                    batch_id,
+                    cause,
+                    free_at,
+                    f"the {self.transport.cancel_limit} cancellations SendGrid allows at one "
+                    f"time are in use; batch {batch_id} is cancelled when one frees, at "
+                    f"{_hhmm(free_at)} (it can be until {_hhmm(cancel_by)}), and these emails "
+                    "are sent again",
+                )
+                return
+            # Counted as in use from now: the cancel may take effect with its answer lost.
+            self._batch_status(batch_id, "cancelling")
+        try:
+            self.transport.cancel_batch(batch_id)
+        except TooManyCancelled as error:  # cancellations alerter does not know of
+            self._batch_status(batch_id, "open")
+            self._in_doubt_until(
+                batch_id,
+                cause,
+                now + CANCEL_RETRY,
+                f"SendGrid would not cancel batch {batch_id} now ({error}); tried again after "
+                f"{_hhmm(now + CANCEL_RETRY)}, until {_hhmm(cancel_by)}",
+            )
+        except Rejected as error:
+            self._in_doubt_for_good(
+                batch_id, cause, f"SendGrid refused to cancel batch {batch_id} ({error})", send_at
+            )
+        except DeliveryError as error:
+            self._in_doubt_until(
+                batch_id,
+                cause,
+                now + CANCEL_RETRY,
+                f"cancelling batch {batch_id} failed ({error}); tried again after "
+                f"{_hhmm(now + CANCEL_RETRY)}, until {_hhmm(cancel_by)}",
+            )
+        else:
+            self._batch_status(batch_id, "cancelled")
+            self._send_again(batch_id)
+
+    def _send_again(self, batch_id: str) -> None:
+        """The batch is cancelled: nothing of it goes out, so its rows are planned again."""
+        again = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(*self._held_in(batch_id))
+                .values(status="planned", batch_id=None, claim=None, claimed_until=None, error=None)
             ),
         ).rowcount
         self.session.commit()
-        self.report.failed += failed
-        self.report.errors.append(reason)
+        log.info("SendGrid batch %s cancelled; %d deliveries to send again", batch_id, again)
+
+    def _in_doubt_until(self, batch_id: str, cause: str, until: datetime, then: str) -> None:
+        """Hold the rows in doubt until `until`, when a sender settles them again."""
+        self._mark_in_doubt(batch_id, f"{cause}{_THEN}{then}", until)
+
+    def _in_doubt_for_good(self, batch_id: str, cause: str, why: str, send_at: datetime) -> None:
+        """Nothing more can be done from here: the rows may have been delivered at send_at."""
+        reason = (
+            f"{cause}{_THEN}{why}; they may have been delivered at {_hhmm(send_at)}. SendGrid's "
+            "events for them (processed, delivered) mark them sent; without those, staff decide "
+            "on the Deliveries page."
+        )
+        self._mark_in_doubt(batch_id, reason, None)
+        if (
+            self.session.execute(
+                sa.select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id)
+            ).scalar_one()
+            == "open"
+        ):
+            self._batch_status(batch_id, "uncancellable")
+        self.report.errors.append(f"in doubt: {cause}; {why}")
+
+    def _mark_in_doubt(self, batch_id: str, reason: str, until: datetime | None) -> None:
+        count = cast(
+            sa.CursorResult[Any],
+            self.session.execute(
+                sa.update(_DELIVERIES)
+                .where(*self._held_in(batch_id))
+                .values(status="in_doubt", claim=None, claimed_until=until, error=reason)
+            ),
+        ).rowcount
+        self.session.commit()
+        log.warning("%d deliveries in doubt: %s", count, reason.replace(_THEN, "; "))
+
+    def _held_in(self, batch_id: str) -> list[sa.ColumnElement[bool]]:
+        return [
+            _DELIVERIES.c.batch_id == batch_id,
+            _DELIVERIES.c.claim == self.claim,
+            _DELIVERIES.c.status.in_(["sending", "in_doubt"]),
+        ]
+
+    def _batch_status(self, batch_id: str, status: str) -> None:
+        self.session.execute(
+            sa.update(_BATCHES).where(_BATCHES.c.id == batch_id).values(status=status)
+        )
+        self.session.commit()
+
+    def _cancellation_free_at(self, now: datetime) -> datetime | None:
+        """None when a cancellation is free now, else when the first in use can be released."""
+        in_use = _BATCHES.c.status.in_(["cancelling", "cancelled"])
+        count, earliest = self.session.execute(
+            sa.select(sa.func.count(), sa.func.min(_BATCHES.c.send_at)).where(in_use)
+        ).one()
+        self.session.commit()
+        if count < self.transport.cancel_limit:
+            return None
+        first: datetime = earliest
+        return max(first + RELEASE_AFTER, now + CANCEL_RETRY)
+
+    def _release_cancellations(self, now: datetime) -> None:
+        """Delete the cancellations of batches whose send time has passed: their emails were
+        discarded then, and each frees one of the cancellations the service allows."""
+        due = list(
+            self.session.execute(
+                sa.select(_BATCHES.c.id).where(
+                    _BATCHES.c.status.in_(["cancelling", "cancelled"]),
+                    _BATCHES.c.send_at <= now - RELEASE_AFTER,
+                )
+            ).scalars()
+        )
+        self.session.commit()
+        for batch_id in due:
+            try:
+                self.transport.release_batch(batch_id)
+            except DeliveryError as error:
+                log.warning("SendGrid batch %s: its cancellation stays (%s)", batch_id, error)
+                continue
+            self._batch_status(batch_id, "released")
 
 
 @dataclass(frozen=True)
@@ -727,10 +934,15 @@ class _Claimed:
     item_ids: list[int]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _OpenBatch:
     send: SendBatch
     opened_at: datetime
+    recorded: bool = False  # written to the ledger's mail_batch table
+
+
+def _hhmm(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S} UTC"
 
 
 def _context(delivery: _Claimed) -> dict[str, object]:
@@ -768,8 +980,11 @@ def run_digest(
     now: datetime,
     *,
     progress: Progress | None = None,
+    wait: bool = False,
+    waiting: Callable[[Waiting], None] | None = None,
 ) -> tuple[PlanReport, SendReport]:
-    """A digest run: plan this period's digests, then send every one still to send."""
+    """A digest run: plan this period's digests, then send every one still to send (with
+    `wait`, also those another sender holds, once its lease lapses: see send_planned)."""
     empty_too = settings.send_empty_digests and frequency != Frequency.IMMEDIATE
     plan = plan_digests(
         session,
@@ -787,6 +1002,8 @@ def run_digest(
         period=period_of(frequency, now),
         clock=lambda: datetime.now(UTC),
         progress=progress,
+        wait=wait,
+        waiting=waiting,
     )
     return plan, report
 

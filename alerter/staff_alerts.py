@@ -1,6 +1,7 @@
 """Telling staff of trouble without their looking: a source failing for a day, an HTML page whose
-selectors stopped matching, a digest or bulletin with failed deliveries or left unsent. One
-email per problem: an open alert is not mailed again, and it closes when the problem goes."""
+selectors stopped matching, a digest or bulletin with failed deliveries, left unsent or in
+doubt. One email per problem: an open alert is not mailed again, and it closes when the problem
+goes."""
 
 import logging
 from dataclasses import dataclass
@@ -103,6 +104,29 @@ def _delivery_problems(session: Session, now: datetime) -> list[Problem]:
                 (
                     "The run that planned them could not finish: is the worker running, and "
                     "does the mail service answer? They are sent as soon as it can.",
+                ),
+                "/staff/deliveries",
+            )
+        )
+    in_doubt = session.exec(
+        select(Delivery.kind, Delivery.period, sa.func.count())
+        .where(
+            Delivery.status == "in_doubt",
+            col(Delivery.claimed_until).is_(None),
+            col(Delivery.planned_at) >= now - RECENT,
+        )
+        .group_by(col(Delivery.kind), col(Delivery.period))
+    ).all()
+    for kind, period, count in in_doubt:
+        problems.append(
+            Problem(
+                f"deliveries-in-doubt:{kind}:{period}",
+                f"{_emails(count, kind)} of {period} in doubt",
+                (
+                    "SendGrid's answer to their request was lost and their batch could not be "
+                    "cancelled in time: they may have been delivered. SendGrid's events settle "
+                    "them if its Event Webhook sends processed events; otherwise decide on the "
+                    "run's Deliveries page.",
                 ),
                 "/staff/deliveries",
             )

@@ -4,11 +4,15 @@
 such as tariffs, followed by most members; others by few). Planning and sending both count,
 as in `alerter digest send`. The fake SendGrid runs in its own process.
 
-Prints the wall time (target under 60 s), the sending process's peak memory (target under
-500 MB) and the API requests made, against the bound of one request per distinct content plus
-one per 1,000 members. Run from the repository root:
+Runs it twice, each on a freshly filled database: with SendGrid answering every request, then
+with 2 % of Mail Send requests failing (half 429 with Retry-After: 1, half SendGrid's own 500,
+both answers that nothing was taken; seeded, so every run draws the same faults). Prints for
+each the wall time (target under 60 s without faults), the sending process's peak memory
+(target under 500 MB), the API requests made, against the bound of two requests (the batch
+and the Mail Send) per distinct content plus two per 1,000 members, and how many members got
+exactly one digest. Run from the repository root:
 
-    .venv/bin/python -m bench.digest_send [--members N] [--database-url URL]
+    .venv/bin/python -m bench.digest_send [--members N] [--database-url URL] [--fault-rate R]
 """
 
 import argparse
@@ -20,25 +24,26 @@ import resource
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine, migrate
 from alerter.delivery import transport_for
 from alerter.labelling import classify_items, load_classifier
 from alerter.models import Delivery, Source
-from alerter.sending import run_digest
+from alerter.sending import PlanReport, SendReport, run_digest
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from alerter.topics import load_taxonomy
 from subscriptions.members import email_hash
 from subscriptions.models import Frequency, Member, MemberStatus, MemberTopic
-from tests.fake_sendgrid import API_KEY, FakeSendGrid
+from tests.fake_sendgrid import API_KEY, FakeSendGrid, Faults
 
 ITEMS = 300
 LABELLED = Path(__file__).parent.parent / "tests" / "fixtures" / "topics"
@@ -76,8 +81,12 @@ POPULARITY = {
 }
 
 
-def serve_sendgrid(ready: Connection) -> None:
-    with FakeSendGrid(keep_bodies=False) as fake:
+FAULT_SEED = 2026
+
+
+def serve_sendgrid(ready: Connection, fault_rate: float) -> None:
+    faults = Faults(fault_rate, FAULT_SEED) if fault_rate else None
+    with FakeSendGrid(keep_bodies=False, faults=faults) as fake:
         ready.send(fake.url)
         ready.recv()  # until told to stop
 
@@ -150,19 +159,30 @@ def fake_stats(url: str) -> dict[str, int]:
         return stats
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
-    args = parser.parse_args()
-    rng = random.Random(2026)
+@dataclass
+class Result:
+    fault_rate: float
+    plan: PlanReport
+    report: SendReport
+    wall: float
+    peak: float
+    rss_before: float
+    contents: int
+    stats: dict[str, int]
 
+
+def send_once(args: argparse.Namespace, fault_rate: float) -> Result:
+    """Fill a database, then plan and send the digest through a fake SendGrid."""
+    rng = random.Random(2026)
     with tempfile.TemporaryDirectory() as folder:
         topics_file = Path(folder) / "topics.toml"
         topics_file.write_text(DEFAULT_TOPICS_FILE.read_text(encoding="utf-8") + EXTRA_TOPICS)
         url = args.database_url or f"sqlite:///{folder}/bench.db"
         engine = create_db_engine(url)
         migrate(engine)
+        with engine.begin() as connection:  # a database given by URL serves both runs
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                connection.execute(table.delete())
         print(f"filling {url.split('@')[-1]}: {ITEMS} items, {args.members:,} members ...")
         fill(engine, topics_file, args.members, rng)
         if engine.dialect.name == "postgresql":
@@ -171,7 +191,9 @@ def main() -> None:
                 connection.exec_driver_sql("ANALYZE")
 
         ours, theirs = multiprocessing.Pipe()
-        fake = multiprocessing.Process(target=serve_sendgrid, args=(theirs,), daemon=True)
+        fake = multiprocessing.Process(
+            target=serve_sendgrid, args=(theirs, fault_rate), daemon=True
+        )
         fake.start()
         sendgrid_url = ours.recv()
         settings = Settings(
@@ -183,6 +205,7 @@ def main() -> None:
             sendgrid_base_url=sendgrid_url,
         )
         transport = transport_for(settings)
+        print(f"sending, {fault_rate:.0%} of Mail Send requests failing ...")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         with Session(engine) as session:
@@ -203,24 +226,52 @@ def main() -> None:
         stats = fake_stats(sendgrid_url)
         ours.send("stop")
         fake.join(timeout=5)
+        engine.dispose()
+    return Result(fault_rate, plan, report, wall, peak, rss_before, contents, stats)
 
-    bound = contents + math.ceil(args.members / 1000)
+
+def show(result: Result, members: int) -> None:
+    plan, report, stats = result.plan, result.report, result.stats
+    bound = 2 * (result.contents + math.ceil(members / 1000))
+    print(f"--- {result.fault_rate:.0%} of Mail Send requests failing")
     print(
         f"members planned          {plan.planned:,} of {plan.members:,} "
         f"({plan.nothing_new:,} with nothing new)"
     )
-    print(f"sent / failed / deferred {report.sent:,} / {report.failed:,} / {report.deferred:,}")
-    print(f"recipients at SendGrid   {stats['recipients']:,}")
-    print(f"wall time                {wall:.1f} s (target < 60 s)")
     print(
-        f"peak memory              {peak:.0f} MB "
-        f"({rss_before:.0f} MB before the run; target < 500 MB)"
+        f"sent / failed / in doubt / deferred  {report.sent:,} / {report.failed:,} / "
+        f"{report.in_doubt:,} / {report.deferred:,}"
     )
-    print(f"distinct contents        {contents:,} ({report.emails_composed:,} emails composed)")
+    print(
+        f"digests received         {stats['received_once']:,} members exactly one, "
+        f"{stats['received_more']:,} more than one"
+    )
+    print(f"wall time                {result.wall:.1f} s (target < 60 s without faults)")
+    print(
+        f"peak memory              {result.peak:.0f} MB "
+        f"({result.rss_before:.0f} MB before the run; target < 500 MB)"
+    )
+    print(
+        f"distinct contents        {result.contents:,} ({report.emails_composed:,} emails composed)"
+    )
     print(
         f"API requests             {stats['requests']:,} ({stats['mail_requests']:,} Mail Send, "
-        f"{stats['requests'] - stats['mail_requests']:,} batch ids); bound {bound:,}"
+        f"{stats['batch_requests']:,} batch ids, {stats['cancel_requests']:,} cancels; "
+        f"{stats['faults']:,} failed); bound without faults {bound:,}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.02, help="share of failing requests, second run"
+    )
+    args = parser.parse_args()
+    results = [send_once(args, 0.0), send_once(args, args.fault_rate)]
+    for result in results:
+        show(result, args.members)
 
 
 if __name__ == "__main__":

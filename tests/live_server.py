@@ -21,7 +21,7 @@ def serving(make_app: Callable[[str], FastAPI]) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)

@@ -22,8 +22,10 @@ from tests.fake_web import FakeWeb, Reply, Request
 CONTACT_URL = "https://alerter.example/contact"
 NO_VALIDATORS = Validators()
 DEADLINE = 1.0
-# Slack for thread scheduling and teardown on a loaded CI machine.
-DEADLINE_SLACK = 0.75
+# Slack for thread scheduling and teardown on a loaded 2-core machine: generous, since the
+# fetcher's own "within 1 s" error (not the test's guard at five deadlines) is what shows
+# that the deadline held.
+DEADLINE_SLACK = 3.0
 
 
 def fetch(
@@ -160,11 +162,10 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading_the_body() -> 
         connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n")
         time.sleep(DEADLINE * 3)  # the body never comes; only the header can justify refusing
 
-    with raw_server(promise_a_lot) as url:
-        started = time.monotonic()
-        with pytest.raises(BodyTooLarge):
-            fetch(url + "/", max_bytes=100_000)
-        assert time.monotonic() - started < DEADLINE / 2
+    # Refused on the header alone: reading the body would have run into the deadline, a
+    # FetchError of another kind.
+    with raw_server(promise_a_lot) as url, pytest.raises(BodyTooLarge, match="larger than"):
+        fetch(url + "/", max_bytes=100_000)
 
 
 def test_a_streamed_body_without_length_is_refused_once_past_the_cap(web: FakeWeb) -> None:
@@ -203,7 +204,7 @@ def test_a_gzip_bomb_is_refused_without_inflating_it() -> None:
 
     assert len(bomb) < 100_000
     assert peak < 10 * 1024 * 1024
-    assert took < 2
+    assert took < 30  # inflating all 50 MB under tracemalloc takes minutes; refusing, a moment
 
 
 # Decoding
@@ -525,7 +526,7 @@ def test_fetches_to_one_host_are_bounded_without_holding_up_other_hosts() -> Non
         with count_lock:
             in_flight += 1
             most_in_flight = max(most_in_flight, in_flight)
-        time.sleep(0.3)
+        time.sleep(1.0)
         with count_lock:
             in_flight -= 1
         return Reply(body=b"slow news")
@@ -539,7 +540,7 @@ def test_fetches_to_one_host_are_bounded_without_holding_up_other_hosts() -> Non
 
     async def run() -> tuple[list[float], float]:
         async with Fetcher(
-            deadline_seconds=5, max_bytes=1000, per_host=2, contact_url=CONTACT_URL
+            deadline_seconds=30, max_bytes=1000, per_host=2, contact_url=CONTACT_URL
         ) as fetcher:
             busy_fetches = [timed(fetcher, busy_url) for _ in range(6)]
             *busy_times, other_time = await asyncio.gather(*busy_fetches, timed(fetcher, other_url))
@@ -553,5 +554,7 @@ def test_fetches_to_one_host_are_bounded_without_holding_up_other_hosts() -> Non
         other.stop()
 
     assert most_in_flight == 2
-    assert max(busy_times) >= 0.85  # three rounds of two
-    assert other_time < 0.25
+    assert max(busy_times) >= 2.9  # three rounds of two, a second each
+    # The other host's fetch is done before even the first round of the busy one: it never
+    # queued behind it (a comparison, not a time limit, so load cannot fail it).
+    assert other_time < min(busy_times)

@@ -1,6 +1,9 @@
-"""Digests through SendGrid (a fake on 127.0.0.1): shared requests with per-member values,
-retries on 429 and 5xx, failures on 400, and recovery of a request whose answer was lost."""
+"""Digests through SendGrid (a fake on 127.0.0.1, on the test's clock): shared requests with
+per-member values; SendGrid's documented answers (429, its own 500, 4xx) retried or failed for
+that request alone; requests whose outcome is unknown withdrawn by cancelling their own batch,
+within SendGrid's ten cancelled batches, or held in doubt with the reason."""
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -8,29 +11,51 @@ import pytest
 from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
-from alerter.delivery import transport_for
-from alerter.delivery.sendgrid_api import SendGridTransport
+from alerter.delivery import (
+    InDoubt,
+    Mailing,
+    Personalization,
+    Rejected,
+    Throttled,
+    TooManyCancelled,
+    Unavailable,
+    transport_for,
+)
+from alerter.delivery.sendgrid_api import SendGridTransport, request_body
+from alerter.mail_events import record_events
 from alerter.models import Delivery, MailBatch
 from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.models import Frequency
-from tests.fake_sendgrid import API_KEY, FakeSendGrid, Scripted
+from tests.fake_sendgrid import API_KEY, FakeSendGrid, Scripted, gateway_timeout
 from tests.newsroom import Clock, add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
-# SendGrid's rules run on real time (send_at, the cancelling cut-off), so the test does too.
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # a Monday morning
 JOINED = NOW - timedelta(days=7)
+EVERYONE = ["ann@alfed.example", "bob@castings.example", "cat@foundry.example"]
 
 
 class Sleeps(list[float]):
+    """The run's sleep: recorded, and the test's clock moved on instead of waiting."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.clock.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
-def sendgrid() -> Iterator[FakeSendGrid]:
-    with FakeSendGrid() as fake:
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def sendgrid(clock: Clock) -> Iterator[FakeSendGrid]:
+    with FakeSendGrid(clock=lambda: clock.now.timestamp()) as fake:
         yield fake
 
 
@@ -56,26 +81,26 @@ def member(session: Session, address: str, topics: list[str], name: str = "") ->
 
 
 def run(
-    session: Session, settings: Settings, sleeps: Sleeps | None = None, now: datetime = NOW
-) -> tuple[SendReport, SendGridTransport]:
+    session: Session, settings: Settings, clock: Clock, sleeps: Sleeps | None = None
+) -> SendReport:
     transport = transport_for(settings)
     assert isinstance(transport, SendGridTransport)
-    plan_digests(session, Frequency.WEEKLY, now)
-    report = send_planned(
+    plan_digests(session, Frequency.WEEKLY, NOW)
+    return send_planned(
         session,
         transport,
         settings,
         TAXONOMY,
         kind="digest-weekly",
-        period=period_of(Frequency.WEEKLY, now),
-        clock=Clock(now),
-        sleep=sleeps if sleeps is not None else Sleeps(),
+        period=period_of(Frequency.WEEKLY, NOW),
+        clock=clock,
+        sleep=sleeps if sleeps is not None else Sleeps(clock),
     )
-    return report, transport
 
 
 @pytest.fixture
 def three_members(session: Session) -> None:
+    """Two contents: Ann and Bob share one request (tariffs), Cat has her own (recycling)."""
     store(session, "New anti-dumping duties on aluminium extrusions")
     store(session, "Consultation on packaging recycling targets for aluminium cans")
     member(session, "ann@alfed.example", ["tariffs"], name="Ann Jones")
@@ -83,28 +108,56 @@ def three_members(session: Session) -> None:
     member(session, "cat@foundry.example", ["recycling"])
 
 
-def statuses(session: Session) -> dict[str, str]:
+def rows(session: Session) -> list[Delivery]:
     session.expire_all()
-    rows = session.exec(select(Delivery)).all()
-    return {str(row.member_id): row.status for row in rows}
+    return list(session.exec(select(Delivery).order_by(Delivery.id)))  # type: ignore[arg-type]
+
+
+def statuses(session: Session) -> set[str]:
+    return {row.status for row in rows(session)}
+
+
+def event(kind: str, event_id: str, **fields: object) -> dict[str, object]:
+    return {"sg_event_id": event_id, "event": kind, "email": "ann@alfed.example", **fields}
+
+
+def die_before_marking_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender dies after SendGrid took its first request, before the ledger knows."""
+    import alerter.sending
+
+    finish = alerter.sending._SendRun._finish
+
+    def finish_or_die(self: object, ids: list[int], status: str, error: str | None = None) -> None:
+        if status == "sent":
+            raise SystemExit("killed")
+        finish(self, ids, status, error)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alerter.sending._SendRun, "_finish", finish_or_die)
 
 
 def test_members_with_the_same_content_share_one_request_with_their_own_values(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
 ) -> None:
-    report, _ = run(session, sg_settings)
+    report = run(session, sg_settings, clock)
 
     assert report.sent == 3
-    # Two contents (tariffs; recycling): two Mail Send requests, Ann and Bob in one of them.
+    # Two contents (tariffs; recycling): two Mail Send requests, Ann and Bob in one of them,
+    # each request in a batch of its own.
     assert sendgrid.mail_requests() == 2
+    assert sendgrid.stats()["batch_requests"] == 2
     assert sorted(len(b["personalizations"]) for b in sendgrid.accepted) == [1, 2]
+    assert len({b["batch_id"] for b in sendgrid.accepted}) == 2
     body = next(b for b in sendgrid.accepted if len(b["personalizations"]) == 2)
     assert body["categories"] == ["digest-weekly"]
     assert body["from"] == {"email": "alerts@alfed.example", "name": "ALFED alerts"}
     assert body["send_at"] > NOW.timestamp() + 600  # scheduled: still cancellable for a while
 
     mail = {d.to: d for d in sendgrid.delivered()}
-    assert set(mail) == {"ann@alfed.example", "bob@castings.example", "cat@foundry.example"}
+    assert sorted(mail) == EVERYONE
     ann, bob = mail["ann@alfed.example"], mail["bob@castings.example"]
     assert "Hello Ann," in ann.text and "Hello Ann," in ann.html
     assert "Hello Bob," in bob.text
@@ -114,17 +167,16 @@ def test_members_with_the_same_content_share_one_request_with_their_own_values(
     assert ann_unsubscribe in ann.text and ann_unsubscribe in ann.html
     assert ann_unsubscribe not in bob.text
     assert ann.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    rows = {row.id: row for row in session.exec(select(Delivery))}
-    assert {d.delivery_id for d in mail.values()} == {str(i) for i in rows}
+    assert {d.delivery_id for d in mail.values()} == {str(row.id) for row in rows(session)}
 
 
 def test_a_name_is_escaped_in_the_html_part(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid
+    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, clock: Clock
 ) -> None:
     store(session, "New anti-dumping duties on aluminium extrusions")
     member(session, "eve@castings.example", ["tariffs"], name="<b>Eve</b>")
 
-    run(session, sg_settings)
+    run(session, sg_settings, clock)
 
     [mail] = sendgrid.delivered()
     assert "Hello <b>Eve</b>," in mail.text
@@ -132,150 +184,452 @@ def test_a_name_is_escaped_in_the_html_part(
 
 
 def test_too_many_requests_waits_as_long_as_retry_after_says_then_sends_once(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
 ) -> None:
     sendgrid.script.append(Scripted(429, ("too many requests",), {"Retry-After": "7"}))
-    sleeps = Sleeps()
+    sleeps = Sleeps(clock)
 
-    report, _ = run(session, sg_settings, sleeps)
+    report = run(session, sg_settings, clock, sleeps)
 
     assert sleeps == [7.0]
     assert report.sent == 3
-    assert sorted(d.to for d in sendgrid.delivered()) == [
-        "ann@alfed.example",
-        "bob@castings.example",
-        "cat@foundry.example",
-    ]
+    assert sorted(sendgrid.received()) == EVERYONE
+    assert sendgrid.stats()["cancel_requests"] == 0
 
 
-def test_a_server_error_is_retried_with_backoff_and_nobody_gets_two(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
+def test_sendgrids_own_server_error_is_an_answer_retried_with_backoff_withdrawing_nothing(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
 ) -> None:
-    # The first answer is lost after SendGrid took the message; the second is refused outright.
-    sendgrid.script.append(Scripted(500, ("internal error",), accept_anyway=True))
-    sendgrid.script.append(Scripted(503, ("unavailable",)))
-    sleeps = Sleeps()
+    # SendGrid's documented 500, with its error body, twice: the request was not taken.
+    sendgrid.script.extend([Scripted(500, ("internal server error",))] * 2)
+    sleeps = Sleeps(clock)
 
-    report, _ = run(session, sg_settings, sleeps)
+    report = run(session, sg_settings, clock, sleeps)
 
     assert sleeps == [2.0, 4.0]  # backing off
+    assert report.sent == 3 and report.in_doubt == 0
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
+    assert sendgrid.stats()["cancel_requests"] == 0
+    assert statuses(session) == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [gateway_timeout(accept_anyway=True), Scripted(0, accept_anyway=True, hang_up=True)],
+    ids=["gateway-504-after-taking-it", "connection-dropped-after-taking-it"],
+)
+def test_a_request_whose_answer_is_unknown_is_withdrawn_alone_and_sent_again(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
+    answer: Scripted,
+) -> None:
+    sendgrid.script.append(answer)  # the first request (Ann and Bob's) is taken, answer lost
+
+    report = run(session, sg_settings, clock)
+
+    assert report.sent == 3 and report.in_doubt == 0
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
+    # Only the request in doubt was withdrawn: one cancellation, of its own batch.
+    assert sendgrid.stats()["cancel_requests"] == 1
+    cancelled = session.exec(select(MailBatch).where(MailBatch.status == "cancelled")).all()
+    assert [b.id for b in cancelled] == [sendgrid.accepted[0]["batch_id"]]
+    assert statuses(session) == {"sent"}
+
+
+def test_a_gateway_error_before_sendgrid_took_it_is_withdrawn_too_and_sent_once(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
+) -> None:
+    sendgrid.script.append(gateway_timeout(accept_anyway=False))
+
+    report = run(session, sg_settings, clock)
+
     assert report.sent == 3
-    assert sorted(d.to for d in sendgrid.delivered()) == [
-        "ann@alfed.example",
-        "bob@castings.example",
-        "cat@foundry.example",
-    ]
-    assert set(statuses(session).values()) == {"sent"}
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
+    assert sendgrid.stats()["cancel_requests"] == 1
 
 
 def test_a_bad_request_fails_those_deliveries_with_sendgrids_reason_and_not_the_others(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
 ) -> None:
     sendgrid.script.append(Scripted(400, ("The to email does not contain a valid address.",)))
 
-    report, _ = run(session, sg_settings)
+    report = run(session, sg_settings, clock)
 
-    assert (report.failed, report.sent) == (1, 2) or (report.failed, report.sent) == (2, 1)
-    session.expire_all()
-    failed = session.exec(select(Delivery).where(Delivery.status == "failed")).all()
+    assert (report.failed, report.sent) in [(1, 2), (2, 1)]
+    failed = [row for row in rows(session) if row.status == "failed"]
     assert failed and all("does not contain a valid address" in (r.error or "") for r in failed)
     assert all("400" in (r.error or "") for r in failed)
     assert len(sendgrid.delivered()) == report.sent
 
 
 def test_an_outage_stops_the_run_and_a_later_run_sends_everything(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
-) -> None:
-    sendgrid.script.extend(Scripted(503, ("unavailable",)) for _ in range(5))
-
-    report, _ = run(session, sg_settings)
-
-    assert report.sent == 0 and report.errors
-    assert sendgrid.delivered() == []
-    assert "sent" not in statuses(session).values()
-
-    later, _ = run(session, sg_settings, now=NOW + timedelta(minutes=3))
-
-    assert later.sent == 3
-    assert sorted(d.to for d in sendgrid.delivered()) == [
-        "ann@alfed.example",
-        "bob@castings.example",
-        "cat@foundry.example",
-    ]
-
-
-def test_a_sender_that_died_after_sendgrid_took_the_request_is_cancelled_then_resent(
     session: Session,
     sg_settings: Settings,
     sendgrid: FakeSendGrid,
     three_members: None,
-    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
 ) -> None:
-    import alerter.sending
+    sendgrid.script.extend(Scripted(500, ("internal server error",)) for _ in range(5))
 
-    def die_before_marking(*args: object, **kwargs: object) -> None:
-        raise SystemExit("killed")
+    report = run(session, sg_settings, clock)
 
-    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
-    with pytest.raises(SystemExit):
-        run(session, sg_settings)
-    monkeypatch.undo()
-    session.rollback()
-    # The sender dies as it marks its claim: SendGrid took both contents' requests, the ledger
-    # knows of neither.
-    assert len(sendgrid.accepted) == 2
+    assert report.sent == 0 and report.errors and report.deferred == 3
+    assert sendgrid.delivered() == []
+    assert statuses(session) == {"planned"}
+    assert all("5 failures in a row" in (row.error or "") for row in rows(session))
 
-    later, _ = run(session, sg_settings, now=NOW + timedelta(minutes=2))
+    clock.now += timedelta(minutes=3)
+    later = run(session, sg_settings, clock)
 
     assert later.sent == 3
-    assert sorted(d.to for d in sendgrid.delivered()) == [
-        "ann@alfed.example",
-        "bob@castings.example",
-        "cat@foundry.example",
-    ]
-    cancelled = session.exec(select(MailBatch).where(MailBatch.status == "cancelled")).all()
-    assert len(cancelled) == 1
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
 
 
-def test_a_batch_found_too_late_to_cancel_is_marked_in_doubt_not_sent_twice(
+def test_a_sender_that_died_after_sendgrid_took_a_request_has_that_batch_alone_cancelled(
     session: Session,
     sg_settings: Settings,
     sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    die_before_marking_sent(monkeypatch)
+    with pytest.raises(SystemExit):
+        run(session, sg_settings, clock)
+    monkeypatch.undo()
+    session.rollback()
+    assert len(sendgrid.accepted) == 1  # SendGrid took it; the ledger does not know
+
+    too_soon = run(session, sg_settings, clock)  # the dead sender's lease still runs
+    clock.now += timedelta(seconds=sg_settings.delivery_lease_seconds + 1)
+    later = run(session, sg_settings, clock)
+
+    assert too_soon.sent == 0 and too_soon.held == 3  # all three claimed by the dead sender
+    assert later.sent == 3
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
+    assert sendgrid.stats()["cancel_requests"] == 1
+    assert statuses(session) == {"sent"}
+
+
+def test_a_request_found_too_late_to_cancel_is_held_in_doubt_never_failed_nor_sent_twice(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store(session, "New anti-dumping duties on aluminium extrusions")
     member(session, "ann@alfed.example", ["tariffs"])
-    import alerter.sending
-
-    def die_before_marking(*args: object, **kwargs: object) -> None:
-        raise SystemExit("killed")
-
-    # The dead sender's batch went out long ago by the time anyone looks (real time is what
-    # the fake's cut-off uses, so the batch is opened in the past).
-    long_ago = NOW - timedelta(hours=1)
-    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
+    die_before_marking_sent(monkeypatch)
     with pytest.raises(SystemExit):
-        run(session, sg_settings, now=long_ago)
+        run(session, sg_settings, clock)
     monkeypatch.undo()
     session.rollback()
 
-    later, _ = run(session, sg_settings, now=NOW)
+    clock.now += timedelta(hours=1)  # nobody looked until after the batch went
+    later = run(session, sg_settings, clock)
 
-    session.expire_all()
-    [row] = session.exec(select(Delivery)).all()
-    assert row.status == "failed"
+    [row] = rows(session)
+    assert row.status == "in_doubt" and later.in_doubt == 1 and later.sent == 0
+    assert "could no longer be cancelled" in (row.error or "")
     assert "may have been delivered" in (row.error or "")
-    assert later.sent == 0
-    assert len(sendgrid.delivered()) == 1  # the one SendGrid already had; no second copy
+    assert sendgrid.received() == {"ann@alfed.example": 1}  # the one SendGrid had; no second
+
+
+def test_sendgrids_event_for_a_delivery_in_doubt_for_good_marks_it_sent(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store(session, "New anti-dumping duties on aluminium extrusions")
+    member(session, "ann@alfed.example", ["tariffs"])
+    die_before_marking_sent(monkeypatch)
+    with pytest.raises(SystemExit):
+        run(session, sg_settings, clock)
+    monkeypatch.undo()
+    session.rollback()
+    clock.now += timedelta(hours=1)
+    run(session, sg_settings, clock)
+    [row] = rows(session)
+    custom_args = sendgrid.accepted[0]["personalizations"][0]["custom_args"]
+    # SendGrid's events carry the personalization's custom args at their top level.
+    other_batch = event("processed", "e1", delivery_id=str(row.id), batch="another-batch")
+    processed = event("processed", "e2", **custom_args)
+
+    stale = record_events(session, [other_batch], clock.now)
+    assert stale.settled == [] and rows(session)[0].status == "in_doubt"
+    report = record_events(session, [processed], clock.now)
+
+    [row] = rows(session)
+    assert report.settled == [row.id]
+    assert row.status == "sent" and "SendGrid reported it processed" in (row.error or "")
+
+
+def members_of_their_own_content(session: Session, numbers: range) -> None:
+    """One member per content: each joined just before an item of their own."""
+    for n in numbers:
+        store_item(session, f"Steel safeguard quota {n} reopens", JOINED + timedelta(hours=n))
+        add_subscriber(
+            session,
+            f"m{n}@works.example",
+            ["tariffs"],
+            joined=JOINED + timedelta(hours=n, minutes=-30),
+        )
+
+
+def run_to_the_end(session: Session, settings: Settings, clock: Clock) -> SendReport:
+    """Runs until one is not stopped by failures in a row, as the worker's would."""
+    for _ in range(10):
+        report = run(session, settings, clock)
+        if not report.deferred:
+            return report
+    raise AssertionError("the runs never finished")
+
+
+def test_in_doubt_requests_beyond_sendgrids_ten_cancellations_are_held_never_refused(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    clock: Clock,
+) -> None:
+    members_of_their_own_content(session, range(12))
+    # Twelve requests in a row taken by SendGrid, their answers lost.
+    sendgrid.script.extend(gateway_timeout(accept_anyway=True) for _ in range(12))
+
+    report = run_to_the_end(session, sg_settings, clock)
+
+    # Ten batches cancelled and their members sent again; SendGrid refused no cancel.
+    assert sendgrid.cancelled() == 10
+    assert sendgrid.stats()["refused_cancels"] == 0
+    assert report.in_doubt == 2
+    assert [row.status for row in rows(session)].count("sent") == 10
+    in_doubt = [row for row in rows(session) if row.status == "in_doubt"]
+    assert all("cancellations SendGrid allows" in (row.error or "") for row in in_doubt)
+    assert all("may have been delivered" in (row.error or "") for row in in_doubt)
+    # Each member gets one email: ten sent again, two from the requests held in doubt.
+    assert set(sendgrid.received().values()) == {1} and len(sendgrid.received()) == 12
+
+
+def test_a_request_in_doubt_waits_for_a_cancellation_to_free_then_is_withdrawn(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    clock: Clock,
+) -> None:
+    # Ten requests in doubt, cancelled: every cancellation SendGrid allows is in use.
+    members_of_their_own_content(session, range(10))
+    sendgrid.script.extend(gateway_timeout(accept_anyway=True) for _ in range(10))
+    run_to_the_end(session, sg_settings, clock)
+    assert sendgrid.cancelled() == 10 and statuses(session) == {"sent"}
+
+    # Thirteen minutes on, a late joiner's request is in doubt too: the first cancellations
+    # can be released (their send time passed) before its batch's cut-off.
+    clock.now += timedelta(minutes=13)
+    members_of_their_own_content(session, range(10, 11))
+    sendgrid.script.append(gateway_timeout(accept_anyway=True))
+    held = run(session, sg_settings, clock)
+
+    [row] = [row for row in rows(session) if row.status != "sent"]
+    assert held.in_doubt == 1 and row.status == "in_doubt"
+    assert "is cancelled when one frees" in (row.error or "")
+    assert row.claimed_until is not None
+
+    clock.now = row.claimed_until + timedelta(seconds=1)
+    later = run(session, sg_settings, clock)
+
+    assert later.sent == 1 and later.in_doubt == 0
+    assert sendgrid.stats()["refused_cancels"] == 0
+    assert sendgrid.cancelled() <= 10
+    assert set(sendgrid.received().values()) == {1} and len(sendgrid.received()) == 11
+    released = session.exec(select(MailBatch).where(MailBatch.status == "released")).all()
+    assert released  # cancellations whose send time had passed were deleted at SendGrid
+
+
+def test_a_run_that_waits_finishes_what_a_dead_sender_held(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    die_before_marking_sent(monkeypatch)
+    with pytest.raises(SystemExit):
+        run(session, sg_settings, clock)
+    monkeypatch.undo()
+    session.rollback()
+    waited: list[int] = []
+
+    transport = transport_for(sg_settings)
+    report = send_planned(
+        session,
+        transport,
+        sg_settings,
+        TAXONOMY,
+        kind="digest-weekly",
+        period=period_of(Frequency.WEEKLY, NOW),
+        clock=clock,
+        sleep=Sleeps(clock),
+        wait=True,
+        waiting=lambda pending: waited.append(pending.held),
+    )
+
+    assert waited == [3]  # the dead sender's claim, held until its lease lapsed
+    assert report.sent == 3 and report.held == 0
+    assert sendgrid.received() == dict.fromkeys(EVERYONE, 1)
 
 
 def test_sendgrid_refuses_a_wrong_api_key_and_the_reason_is_kept(
-    session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, three_members: None
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
 ) -> None:
-    report, _ = run(session, sg_settings.model_copy(update={"sendgrid_api_key": "SG.wrong"}))
+    report = run(session, sg_settings.model_copy(update={"sendgrid_api_key": "SG.wrong"}), clock)
 
     assert report.sent == 0
-    session.expire_all()
-    rows = session.exec(select(Delivery)).all()
-    assert {row.status for row in rows} == {"failed"}
-    assert all("401" in (row.error or "") for row in rows)
+    assert statuses(session) == {"failed"}
+    assert all("401" in (row.error or "") for row in rows(session))
+
+
+# SendGrid's answers as the transport reads them, and the rules the fake keeps -------------
+
+
+def one_mailing(to: str = "ann@alfed.example") -> Mailing:
+    return Mailing("Subject", "text", "<p>html</p>", "digest-weekly", (Personalization(to, {}),))
+
+
+@pytest.fixture
+def transport(sg_settings: Settings) -> SendGridTransport:
+    transport = transport_for(sg_settings)
+    assert isinstance(transport, SendGridTransport)
+    return transport
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (Scripted(429, ("too many requests",), {"Retry-After": "1"}), Throttled),
+        (Scripted(500, ("internal server error",)), Unavailable),
+        (Scripted(400, ("invalid request",)), Rejected),
+        (Scripted(413, ("content too large",)), Rejected),
+        (Scripted(503, ("service unavailable",)), InDoubt),  # not among Mail Send's answers
+        (Scripted(500, page="<html>Internal Server Error</html>"), InDoubt),  # not SendGrid's
+        (Scripted(502, page="<html>Bad Gateway</html>"), InDoubt),
+        (gateway_timeout(accept_anyway=False), InDoubt),
+        (Scripted(0, hang_up=True), InDoubt),
+    ],
+    ids=lambda value: str(getattr(value, "status", getattr(value, "__name__", value))),
+)
+def test_only_answers_sendgrid_documents_are_definite_the_rest_are_in_doubt(
+    transport: SendGridTransport,
+    sendgrid: FakeSendGrid,
+    clock: Clock,
+    answer: Scripted,
+    error: type[Exception],
+) -> None:
+    sendgrid.script.append(answer)
+
+    with pytest.raises(error):
+        transport.send(one_mailing(), transport.open_batch(clock.now))
+
+
+def test_sendgrid_out_of_reach_is_unavailable_not_in_doubt(sg_settings: Settings) -> None:
+    closed = transport_for(sg_settings.model_copy(update={"sendgrid_base_url": closed_port()}))
+
+    with pytest.raises(Unavailable, match="could not be reached"):
+        closed.send(one_mailing())
+
+
+def closed_port() -> str:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_an_eleventh_cancelled_batch_is_refused_until_one_is_released_after_its_send_time(
+    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
+) -> None:
+    batches = [transport.open_batch(clock.now) for _ in range(11)]
+    for n, batch in enumerate(batches):
+        transport.send(one_mailing(f"m{n}@works.example"), batch)
+    for batch in batches[:10]:
+        transport.cancel_batch(batch.id)
+
+    with pytest.raises(TooManyCancelled, match="more than 10 different batches"):
+        transport.cancel_batch(batches[10].id)
+
+    clock.now = batches[0].send_at + timedelta(seconds=1)  # the first ten's emails discarded
+    transport.release_batch(batches[0].id)
+    assert sendgrid.cancelled() == 9
+    assert sorted(sendgrid.received()) == ["m10@works.example"]  # no cancelled one came back
+
+
+def test_a_cancellation_deleted_before_the_send_time_lets_the_emails_go_after_all(
+    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
+) -> None:
+    batch = transport.open_batch(clock.now)
+    transport.send(one_mailing(), batch)
+    transport.cancel_batch(batch.id)
+    assert sendgrid.received() == {}
+
+    transport.release_batch(batch.id)
+
+    assert sendgrid.received() == {"ann@alfed.example": 1}
+
+
+def test_a_batch_cannot_be_cancelled_within_ten_minutes_of_its_send_time(
+    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
+) -> None:
+    batch = transport.open_batch(clock.now)
+    transport.send(one_mailing(), batch)
+    clock.now = batch.cancel_by + timedelta(seconds=1)
+
+    with pytest.raises(Rejected, match="within 10 minutes"):
+        transport.cancel_batch(batch.id)
+    assert sendgrid.received() == {"ann@alfed.example": 1}
+
+
+def test_a_cancel_asked_again_after_its_answer_was_lost_is_confirmed_not_refused(
+    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
+) -> None:
+    batch = transport.open_batch(clock.now)
+    transport.send(one_mailing(), batch)
+    transport.cancel_batch(batch.id)
+
+    transport.cancel_batch(batch.id)  # SendGrid refuses a second cancel; it is already done
+
+    assert sendgrid.cancelled() == 1 and sendgrid.received() == {}
+
+
+def test_sendgrid_refuses_a_batch_id_without_a_send_time(
+    transport: SendGridTransport, clock: Clock
+) -> None:
+    batch = transport.open_batch(clock.now)
+    body = request_body(one_mailing(), transport.sender, batch)
+    del body["send_at"]
+
+    with pytest.raises(Rejected, match="send_at"):
+        transport._call(transport.client.client.mail.send.post, body)

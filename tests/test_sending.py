@@ -3,13 +3,16 @@
 import email
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
-from alerter.models import Delivery
+from alerter.models import Delivery, Item
 from alerter.sending import period_of, plan_digests, run_digest, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
@@ -213,3 +216,58 @@ def test_a_capped_digest_links_to_the_members_page_of_recent_news(
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
     body = text.get_payload(decode=True).decode()
     assert "And 1 more item: http://127.0.0.1:8000/news/" in body
+
+
+def test_a_digest_that_cannot_be_built_fails_that_members_row_and_the_run_goes_on(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    member(session, "cat@foundry.example", ["recycling"])
+    huge = store_item(
+        session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2)
+    )
+    store(session, "Packaging recycling targets for aluminium cans", JOINED + timedelta(days=2))
+    # A 1 MB title, as stored before titles were capped: Ann's digest is far over the limit.
+    session.execute(sa.update(Item).where(Item.id == huge).values(title="Duties " * 150_000))
+    session.commit()
+
+    report = run(session, outbox, app_settings, NEXT_MONDAY)
+    again = run(session, outbox, app_settings, NEXT_MONDAY + timedelta(hours=1))
+
+    assert (report.sent, report.failed) == (1, 1)
+    assert sent_to(outbox) == ["cat@foundry.example"]
+    ann = find_member(session, "ann@alfed.example")
+    assert ann is not None
+    [row] = session.exec(select(Delivery).where(Delivery.member_id == ann.id)).all()
+    assert row.status == "failed"
+    assert "could not be built" in (row.error or "") and "bytes" in (row.error or "")
+    assert (again.sent, again.failed, again.deferred) == (0, 0, 0)  # not tried, nor failing, again
+
+
+def test_a_template_error_fails_the_rows_of_that_content_only(
+    session: Session,
+    outbox: OutboxTransport,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    member(session, "cat@foundry.example", ["recycling"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    store(session, "Packaging recycling targets for aluminium cans", JOINED + timedelta(days=2))
+    import alerter.sending
+
+    real = alerter.sending.digest_mailing
+
+    def broken_for_tariffs(digest: Any, **kwargs: Any) -> Any:
+        if any(section.topic_id == "tariffs" for section in digest.sections):
+            raise jinja2.UndefinedError("'entry' is undefined")
+        return real(digest, **kwargs)
+
+    monkeypatch.setattr(alerter.sending, "digest_mailing", broken_for_tariffs)
+
+    report = run(session, outbox, app_settings, NEXT_MONDAY)
+
+    assert (report.sent, report.failed) == (1, 1)
+    assert sent_to(outbox) == ["cat@foundry.example"]
+    failed = session.exec(select(Delivery).where(Delivery.status == "failed")).one()
+    assert "UndefinedError" in (failed.error or "")

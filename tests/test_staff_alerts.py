@@ -1,5 +1,5 @@
 """Staff hear of trouble by email, once per problem: a source failing for a day, an HTML page
-whose selectors stopped matching, deliveries that failed or were left unsent."""
+whose selectors stopped matching, deliveries that failed, were left unsent or are in doubt."""
 
 import email
 from datetime import UTC, datetime, timedelta
@@ -101,6 +101,18 @@ def test_failed_and_unsent_deliveries_are_each_one_problem_per_run(
         "alerter: 1 weekly digest email of 2026-W10 still unsent after an hour",
         "alerter: 2 weekly digest emails of 2026-W10 failed",
     ]
+
+
+def test_deliveries_in_doubt_for_good_are_one_problem_per_run(
+    session: Session, outbox: OutboxTransport, staff_settings: Settings
+) -> None:
+    weekly_run(session, ["sent", "in_doubt", "in_doubt"], planned_at=NOW - timedelta(hours=2))
+
+    alert_staff(
+        session, outbox, staff_settings.model_copy(update={"staff_email": "ops@alfed.example"}), NOW
+    )
+
+    assert subjects(outbox) == ["alerter: 2 weekly digest emails of 2026-W10 in doubt"]
 
 
 def test_without_a_staff_address_alerts_wait_and_are_sent_once_one_is_set(

@@ -305,7 +305,8 @@ def test_staff_see_each_runs_outcome_and_why_deliveries_failed(
     row = re.search(r"digest-weekly <span class=\"hint\">2026-W10</span>.*?</tr>", runs.text, re.S)
     assert row is not None
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", row.group(0))]
-    assert cells[1:] == ["2", "1", "1", "0"]  # after the date: sent, failed, skipped, to send
+    # After the date: sent, failed, skipped, in doubt, to send.
+    assert cells[1:] == ["2", "1", "1", "0", "0"]
     assert "m2@foundry.example" in failed.text
     assert "SendGrid answered 400: invalid email" in failed.text
 
@@ -433,3 +434,40 @@ def test_erasing_a_member_needs_their_address_typed_to_confirm(
     assert "The member was not erased" in mistyped.text
     with Session(engine) as session:
         assert find_member(session, "dev@forge.example") is not None
+
+
+def test_staff_see_why_deliveries_are_in_doubt_and_decide_those_no_sender_can(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        weekly_run(session, ["sent", "in_doubt", "in_doubt"], planned_at=datetime.now(UTC))
+        session.execute(
+            sa.update(Delivery)
+            .where(Delivery.status == "in_doubt")  # type: ignore[arg-type]
+            .values(
+                error="SendGrid's answer to the request is unknown: a gateway's 504\n"
+                "batch b1 could no longer be cancelled; they may have been delivered"
+            )
+        )
+        session.commit()
+    sign_in(client)
+
+    runs = client.get("/staff/deliveries")
+    page = client.get("/staff/deliveries/digest-weekly/2026-W10")
+
+    row = re.search(r"digest-weekly <span class=\"hint\">2026-W10</span>.*?</tr>", runs.text, re.S)
+    assert row is not None
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", row.group(0))]
+    assert cells[1:] == ["1", "0", "0", "2", "0"]
+    assert "m1@foundry.example" in page.text and "a gateway&#39;s 504" in page.text
+    assert "could no longer be cancelled" in page.text
+
+    client.post(
+        "/staff/deliveries/digest-weekly/2026-W10/in-doubt",
+        data={"csrf_token": csrf(page.text), "decision": "again"},
+    )
+
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery).order_by(Delivery.id)).all()  # type: ignore[arg-type]
+    assert [row.status for row in rows] == ["sent", "planned", "planned"]
+    assert all(f"sent again by {STAFF_EMAIL}" in (row.error or "") for row in rows[1:])

@@ -62,7 +62,7 @@ def test_a_digest_missed_while_the_worker_was_down_runs_once_when_it_returns(
 
     second = build_scheduler(worker_settings)
     second.resume()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # generous: the scheduler's thread may start late
     while not runs and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # room for a second run, which must not come

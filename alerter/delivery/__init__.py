@@ -7,9 +7,11 @@ from alerter.delivery.message import Email, Mailing, Personalization, single
 from alerter.delivery.outbox import OutboxTransport
 from alerter.delivery.transport import (
     DeliveryError,
+    InDoubt,
     Rejected,
     SendBatch,
     Throttled,
+    TooManyCancelled,
     Transport,
     Unavailable,
 )
@@ -17,6 +19,7 @@ from alerter.delivery.transport import (
 __all__ = [
     "DeliveryError",
     "Email",
+    "InDoubt",
     "MailSettingsError",
     "Mailing",
     "OutboxTransport",
@@ -24,6 +27,7 @@ __all__ = [
     "Rejected",
     "SendBatch",
     "Throttled",
+    "TooManyCancelled",
     "Transport",
     "Unavailable",
     "cancel_window",

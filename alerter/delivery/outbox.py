@@ -13,6 +13,7 @@ class OutboxTransport:
     name = "outbox"
     # Writing a file again replaces it, so a whole claim can be written before it is marked.
     max_recipients = 1000
+    cancel_limit = 0
 
     def __init__(self, folder: Path, mail_from: str) -> None:
         self.folder = folder
@@ -41,4 +42,7 @@ class OutboxTransport:
         return None
 
     def cancel_batch(self, batch_id: str) -> None:
+        raise AssertionError("the outbox opens no batches")
+
+    def release_batch(self, batch_id: str) -> None:
         raise AssertionError("the outbox opens no batches")

@@ -17,6 +17,7 @@ TIMEOUT_SECONDS = 60
 class SmtpTransport:
     name = "smtp"
     max_recipients = 1  # the ledger is marked after each email
+    cancel_limit = 0
 
     def __init__(self, url: str, mail_from: str) -> None:
         """`url`: smtp://[user:password@]host[:port], smtps:// for TLS from the start, or
@@ -73,4 +74,7 @@ class SmtpTransport:
         return None
 
     def cancel_batch(self, batch_id: str) -> None:
+        raise AssertionError("SMTP opens no batches")
+
+    def release_batch(self, batch_id: str) -> None:
         raise AssertionError("SMTP opens no batches")

@@ -10,7 +10,7 @@ from alerter.delivery.message import Mailing
 
 
 class DeliveryError(Exception):
-    """The mail service did not take the mailing."""
+    """The mail service did not take the mailing, or cannot say whether it did."""
 
 
 class Rejected(DeliveryError):
@@ -26,7 +26,20 @@ class Throttled(DeliveryError):
 
 
 class Unavailable(DeliveryError):
-    """A server error or a broken connection: the service may or may not have taken it."""
+    """Not taken for now: the service answered with an error of its own, or could not be
+    reached before the request went. SMTP, which cannot take a message back, also reports a
+    connection lost mid-message this way (its fixed Message-ID makes a resent copy the same)."""
+
+
+class InDoubt(DeliveryError):
+    """The service may have taken it: the connection was lost or timed out after the request
+    went, or the answer is not one the service documents (a gateway's 502 or 504). Only
+    cancelling its batch makes sure it is not delivered."""
+
+
+class TooManyCancelled(DeliveryError):
+    """The service holds as many cancelled batches as it allows at one time: one must be
+    released (once its send time has passed) before another can be cancelled."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,12 @@ class Transport(Protocol):
     # Recipients in one request: SendGrid takes 1,000 personalizations; the others send one
     # email at a time, so that the ledger is marked after each.
     max_recipients: int
+    # Batches the service lets be cancelled at one time (SendGrid: 10); 0 without batches.
+    cancel_limit: int
 
     def send(self, mailing: Mailing, batch: SendBatch | None = None) -> None:
-        """Send to every recipient, or raise a DeliveryError having sent none of them."""
+        """Send to every recipient, or raise a DeliveryError: InDoubt when it may have been
+        taken, any other when none of them was."""
         ...
 
     def open_batch(self, now: datetime) -> SendBatch | None:
@@ -55,7 +71,13 @@ class Transport(Protocol):
         ...
 
     def cancel_batch(self, batch_id: str) -> None:
-        """Make sure nothing sent in this batch is delivered; Rejected when it is too late."""
+        """Make sure nothing sent in this batch is delivered; Rejected when it is too late,
+        TooManyCancelled when the service holds its limit of cancelled batches."""
+        ...
+
+    def release_batch(self, batch_id: str) -> None:
+        """Delete a cancelled batch's cancellation once its send time has passed (its emails
+        were discarded then), so that it no longer counts against `cancel_limit`."""
         ...
 
     @property

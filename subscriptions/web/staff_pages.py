@@ -3,6 +3,7 @@ import and export, topics with subscriber counts. Every route requires a signed-
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
@@ -14,7 +15,7 @@ from alerter.config import Settings
 from alerter.db import session_scope
 from alerter.delivery import transport_for
 from alerter.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
-from alerter.ledger import failures, recent_runs
+from alerter.ledger import decide_in_doubt, failures, in_doubt, recent_runs
 from alerter.models import Item
 from alerter.sending import plan_confirmations, send_planned
 from alerter.sources.catalog import list_sources, source_health
@@ -143,12 +144,36 @@ def deliveries_page(request: Request, session: SessionDep, staff: CurrentStaff) 
 def failures_page(
     request: Request, kind: str, period: str, session: SessionDep, staff: CurrentStaff
 ) -> HTMLResponse:
-    """A run's failed deliveries, each with the mail service's reason."""
+    """A run's failed deliveries, each with the mail service's reason, and those in doubt."""
     failed = failures(session, kind, period)
-    emails = emails_of(session, [f.member_id for f in failed])
+    doubtful = in_doubt(session, kind, period)
+    emails = emails_of(session, [f.member_id for f in failed] + [d.member_id for d in doubtful])
     return _staff_page(
-        request, "failures.html", staff, kind=kind, period=period, failed=failed, emails=emails
+        request,
+        "failures.html",
+        staff,
+        kind=kind,
+        period=period,
+        failed=failed,
+        in_doubt=doubtful,
+        emails=emails,
     )
+
+
+@router.post("/deliveries/{kind}/{period}/in-doubt", dependencies=[CsrfChecked])
+def decide_in_doubt_deliveries(
+    kind: str,
+    period: str,
+    decision: Annotated[str, Form()],
+    session: SessionDep,
+    staff: CurrentStaff,
+) -> RedirectResponse:
+    """Staff settle the deliveries in doubt that no sender can: counted as sent, or sent again."""
+    if decision in ("sent", "again"):
+        decide_in_doubt(
+            session, kind, period, sent=decision == "sent", by=staff.email, now=datetime.now(UTC)
+        )
+    return RedirectResponse(f"/staff/deliveries/{kind}/{quote(period)}", status_code=303)
 
 
 @router.get("/topics")
