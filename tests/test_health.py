@@ -34,10 +34,11 @@ def test_healthz_answers_while_the_process_is_alive(client: TestClient) -> None:
 
 
 def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> None:
+    now = datetime.now(UTC)  # /readyz compares with the real time: not the suite's start
     without = client.get("/readyz")
-    beat(session, "host:1", NOW - timedelta(hours=1), NOW)
+    beat(session, "host:1", now - timedelta(hours=1), now)
     with_worker = client.get("/readyz")
-    beat(session, "host:1", NOW - timedelta(hours=1), NOW - STALE_AFTER - timedelta(seconds=1))
+    beat(session, "host:1", now - timedelta(hours=1), now - STALE_AFTER - timedelta(seconds=1))
     stale = client.get("/readyz")
 
     assert without.status_code == 503
@@ -50,7 +51,8 @@ def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> 
 def test_readyz_fails_when_every_enabled_source_is_failing(
     client: TestClient, session: Session
 ) -> None:
-    beat(session, "host:1", NOW, NOW)
+    now = datetime.now(UTC)  # /readyz compares with the real time: not the suite's start
+    beat(session, "host:1", now, now)
     failing = news_source(session, "DBT")
     news_source(session, "CMF")
     failing.consecutive_failures = 3
