@@ -307,17 +307,17 @@ def test_classify_eval_names_a_bad_line(env_settings: Settings, tmp_path: Path) 
 def test_topics_quality_shows_how_a_proposed_taxonomy_would_move_the_scores(
     env_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each tariffs item names a different grommet product: no word repeats for the model to
-    # learn, but a phrase "grommet*" would find them all.
-    products = ["ron", "ix", "al", "ite", "ine", "ol", "um", "ide", "ate", "ene"]
+    # Each tariffs item names a different grommet product in a short word: no word (or word
+    # beginning) repeats for the model to learn, but a phrase "gromm*" would find them all.
+    products = ["grommo", "grommi", "gromma", "gromme", "grommu", "grommy", "grommz", "grommk"]
     labelled = [
-        LabelledText(f"Rules change for grommet{p}", "", frozenset({"tariffs"})) for p in products
-    ] + [LabelledText(f"Rules change for passport {p}", "", frozenset()) for p in products]
+        LabelledText(f"Rules change for {p}", "", frozenset({"tariffs"})) for p in products
+    ] + [LabelledText(f"Rules change for passport {n}", "", frozenset()) for n in range(8)]
     monkeypatch.setattr("alerter.evaluation.shipped_labelled", lambda: tuple(labelled))
     shipped = DEFAULT_TOPICS_FILE.read_text(encoding="utf-8")
     proposed = tmp_path / "topics.toml"
     proposed.write_text(
-        shipped.replace('"customs",\n]', '"customs", "grommet*",\n]', 1), encoding="utf-8"
+        shipped.replace('"customs",\n]', '"customs", "gromm*",\n]', 1), encoding="utf-8"
     )
     assert proposed.read_text(encoding="utf-8") != shipped
 
@@ -325,12 +325,12 @@ def test_topics_quality_shows_how_a_proposed_taxonomy_would_move_the_scores(
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "shipped labelled sets (20 items)" in lines[0]
+    assert "shipped labelled sets (16 items)" in lines[0]
     assert lines[1].split() == ["now", "proposed"]
     tariffs = next(line.split() for line in lines if line.startswith("tariffs"))
     assert tariffs[2] == "0.000" and tariffs[5] == "1.000"  # recall, now and proposed
-    assert "  tariffs: gains 10, loses 0; 10 of them right" in lines
-    assert "    + ✓ Rules change for grommetron" in lines
+    assert "  tariffs: gains 8, loses 0; 8 of them right" in lines
+    assert "    + ✓ Rules change for grommo" in lines
 
 
 def test_a_batch_of_corrections_retrains_the_model(session: Session) -> None:
