@@ -1,13 +1,12 @@
 """Health endpoints for load balancers and orchestrators, and Prometheus metrics."""
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerter.health import DatabaseMetrics, readiness
+from subscriptions.web.deps import ClockDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,9 +18,9 @@ def healthz() -> JSONResponse:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+def readyz(request: Request, clock: ClockDep) -> JSONResponse:
     """Ready to serve: the database answers, a worker is running, not every source is failing."""
-    state = readiness(request.app.state.engine, datetime.now(UTC))
+    state = readiness(request.app.state.engine, clock())
     body = {
         "ready": state.ready,
         "checks": {
