@@ -37,7 +37,7 @@ def test_healthz_answers_while_the_process_is_alive(client: TestClient) -> None:
 
 
 def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> None:
-    now = datetime.now(UTC)  # /readyz compares with the real time: not the suite's start
+    now = NOW
     without = client.get("/readyz")
     beat(session, "host:1", now - timedelta(hours=1), now)
     with_worker = client.get("/readyz")
@@ -54,7 +54,7 @@ def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> 
 def test_readyz_fails_when_every_enabled_source_is_failing(
     client: TestClient, session: Session
 ) -> None:
-    now = datetime.now(UTC)  # /readyz compares with the real time: not the suite's start
+    now = NOW
     beat(session, "host:1", now, now)
     failing = news_source(session, "DBT")
     news_source(session, "CMF")
