@@ -3,8 +3,9 @@ to grouped, capped content. Rendering and sending are elsewhere."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+from alerter.deadlines import closing_soon, deadline_label, is_open, responding_label
 from alerter.topics import Taxonomy
 
 DEFAULT_CAP = 30
@@ -23,12 +24,17 @@ class DigestItem:
     publishers: tuple[str, ...]  # every source's publisher, for a story several reported
     # Topic id -> strength (the evidence's points; a staff decision outranks any evidence).
     topics: dict[str, float]
+    closes: datetime | None = None  # a consultation's or inquiry's closing time
+    # The association's own deadline for members' views, when staff said it is responding.
+    responding_by: date | None = None
 
 
 @dataclass(frozen=True)
 class DigestEntry:
     item: DigestItem
     tags: tuple[str, ...]  # the item's other topics, as labels
+    deadline: str = ""  # "closes Thu 15 Jan — 9 days left", when it has a closing date
+    responding: str = ""  # "The association is responding: send us your views by ..."
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,13 @@ def build_digest(
     member_topics: Sequence[str],
     taxonomy: Taxonomy,
     *,
+    now: datetime,
     cap: int = DEFAULT_CAP,
 ) -> Digest:
     """Items carrying any of the member's topics, each once: under its strongest topic of
-    theirs, its other topics shown as tags; sections in taxonomy order, newest first within;
-    at most `cap` items (the newest), with the number left out."""
+    theirs, its other topics shown as tags; sections in taxonomy order, those closing soon
+    first within (soonest first), then the newest; at most `cap` items (the newest), with the
+    number left out. Closing dates are counted from `now`."""
     followed = set(member_topics)
     labels = {topic.id: topic.label for topic in taxonomy.topics}
     order = {topic.id: n for n, topic in enumerate(taxonomy.topics)}
@@ -80,10 +88,25 @@ def build_digest(
             for topic in sorted(item.topics, key=lambda t: order.get(t, len(order)))
             if topic != home
         )
-        grouped.setdefault(home, []).append(DigestEntry(item, tags))
+        grouped.setdefault(home, []).append(_entry(item, tags, now))
     sections = tuple(
-        DigestSection(topic, labels.get(topic, topic), tuple(entries))
+        DigestSection(topic, labels.get(topic, topic), _closing_soon_first(entries, now))
         for topic, entries in sorted(grouped.items(), key=lambda kv: order.get(kv[0], len(order)))
     )
     followed_labels = tuple(labels[topic.id] for topic in taxonomy.topics if topic.id in followed)
     return Digest(sections, more, followed_labels)
+
+
+def _entry(item: DigestItem, tags: tuple[str, ...], now: datetime) -> DigestEntry:
+    deadline = deadline_label(item.closes, now) if item.closes else ""
+    responding = ""
+    if item.responding_by is not None and item.closes is not None and is_open(item.closes, now):
+        responding = responding_label(item.responding_by, now)
+    return DigestEntry(item, tags, deadline, responding)
+
+
+def _closing_soon_first(entries: list[DigestEntry], now: datetime) -> tuple[DigestEntry, ...]:
+    """Entries already newest first, with those closing soon moved ahead, soonest first."""
+    soon = [e for e in entries if closing_soon(e.item.closes, now)]
+    soon.sort(key=lambda e: (e.item.closes, e.item.item_id))
+    return (*soon, *(e for e in entries if e not in soon))

@@ -1,6 +1,6 @@
 """Tables owned by the worker: sources, the items they publish, and which source saw which item."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,6 +112,19 @@ class Item(SQLModel, table=True):
     opens_at: datetime | None = utc_column()
     closes_at: datetime | None = utc_column(index=True)
     outcome_at: datetime | None = utc_column(index=True)
+
+
+class AssociationResponse(SQLModel, table=True):
+    """Staff's note that the association is responding to a consultation or call for evidence,
+    with its own earlier deadline for members' views: shown to members beside the item."""
+
+    __tablename__ = "association_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", unique=True)
+    respond_by: date  # members' views wanted by this day (UK)
+    marked_by: str = Field(max_length=320)
+    marked_at: datetime = utc_column(nullable=False)
 
 
 class Sighting(SQLModel, table=True):

@@ -19,6 +19,11 @@ def wrap_paragraph(text: str, width: int = 76, indent: int = 2) -> str:
     return textwrap.fill(text, width, subsequent_indent=" " * indent, break_on_hyphens=False)
 
 
+def capitalize_first(text: str) -> str:
+    """The first letter in capitals, the rest as written (Jinja's `capitalize` lowers it)."""
+    return text[:1].upper() + text[1:]
+
+
 @lru_cache
 def environment() -> Environment:
     # Autoescaping everywhere but plain-text templates: feed text is never trusted as HTML.
@@ -30,6 +35,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["wrap_paragraph"] = wrap_paragraph
+    env.filters["capitalize_first"] = capitalize_first
     return env
 
 

@@ -558,7 +558,11 @@ class _SendRun:
                 self._bulletins[bulletin_id] = bulletin_mailing(content)
             return self._bulletins[bulletin_id]
         digest = build_digest(
-            self._digest_items(first.item_ids), topics, self.taxonomy, cap=self.cap
+            self._digest_items(first.item_ids),
+            topics,
+            self.taxonomy,
+            now=self.clock(),
+            cap=self.cap,
         )
         if digest.empty and first.item_ids:
             return None
@@ -1040,10 +1044,11 @@ def compose_for(
     frequency: Frequency,
     items: Sequence[DigestItem],
     *,
+    now: datetime,
     cap: int = DEFAULT_CAP,
 ) -> Email | None:
     """This member's digest email from these items, or None when none is on their topics."""
-    digest = build_digest(items, member.topics, taxonomy, cap=cap)
+    digest = build_digest(items, member.topics, taxonomy, now=now, cap=cap)
     if digest.empty:
         return None
     kind = kind_of(frequency)
@@ -1065,4 +1070,4 @@ def preview(
         member.id, member.joined
     )
     found = candidates(session, since=start, until=now, topics=member.topics)
-    return compose_for(settings, taxonomy, member, frequency, found), start
+    return compose_for(settings, taxonomy, member, frequency, found, now=now), start

@@ -38,6 +38,10 @@ class Member(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
     confirmed_at: datetime | None = utc_column()
     status_changed_at: datetime | None = utc_column()
+    # Reminders 7 and 2 days before a consultation or inquiry on their topics closes.
+    deadline_reminders: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Signed into the member's calendar link; raising it revokes every earlier link.
+    calendar_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class MemberTopic(SQLModel, table=True):

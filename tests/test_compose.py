@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +38,7 @@ def items(count: int, summary: str = "The quota reopens on 1 April.") -> list[Di
 
 def test_both_parts_carry_every_item_the_links_and_why_it_was_sent() -> None:
     email = digest_email(
-        build_digest(items(3), ["tariffs"], TAXONOMY),
+        build_digest(items(3), ["tariffs"], TAXONOMY, now=MONDAY),
         JO,
         heading="Your weekly policy alerts",
         kind="digest-weekly",
@@ -54,7 +55,10 @@ def test_both_parts_carry_every_item_the_links_and_why_it_was_sent() -> None:
 
 def test_the_email_offers_one_click_unsubscribing() -> None:
     email = digest_email(
-        build_digest(items(1), ["tariffs"], TAXONOMY), JO, heading="Alerts", kind="digest-weekly"
+        build_digest(items(1), ["tariffs"], TAXONOMY, now=MONDAY),
+        JO,
+        heading="Alerts",
+        kind="digest-weekly",
     )
 
     message = to_mime(email, "alerts@alerter.example")
@@ -67,7 +71,10 @@ def test_feed_text_is_escaped_in_the_html_part() -> None:
     hostile = items(1, summary='<script>alert(1)</script> & "quotes"')
 
     email = digest_email(
-        build_digest(hostile, ["tariffs"], TAXONOMY), JO, heading="Alerts", kind="digest-weekly"
+        build_digest(hostile, ["tariffs"], TAXONOMY, now=MONDAY),
+        JO,
+        heading="Alerts",
+        kind="digest-weekly",
     )
 
     assert "<script>" not in email.html
@@ -76,7 +83,7 @@ def test_feed_text_is_escaped_in_the_html_part() -> None:
 
 def test_a_full_digest_stays_under_gmails_clipping_size() -> None:
     long_summary = "The Trade Remedies Authority has published its findings. " * 8
-    digest = build_digest(items(40, long_summary), ["tariffs"], TAXONOMY)
+    digest = build_digest(items(40, long_summary), ["tariffs"], TAXONOMY, now=MONDAY)
 
     email = digest_email(digest, JO, heading="Alerts", kind="digest-weekly")
 
@@ -85,7 +92,7 @@ def test_a_full_digest_stays_under_gmails_clipping_size() -> None:
 
 
 def test_an_oversized_digest_is_refused_rather_than_clipped() -> None:
-    huge = build_digest(items(30, "x" * 5000), ["tariffs"], TAXONOMY)
+    huge = build_digest(items(30, "x" * 5000), ["tariffs"], TAXONOMY, now=MONDAY)
 
     with pytest.raises(ValueError, match="lower the item cap"):
         digest_email(huge, JO, heading="Alerts", kind="digest-weekly")
@@ -107,3 +114,17 @@ def test_a_bulletins_markdown_becomes_plain_text_without_its_syntax() -> None:
         "1. check your import licences\n2. talk to us\n\n"
         "<script>alert(1)</script>"  # plain text: shown as typed, never run
     )
+
+
+def test_a_closing_date_is_shown_in_both_parts() -> None:
+    consultation = replace(items(1)[0], closes=MONDAY + timedelta(days=9))
+
+    email = digest_email(
+        build_digest([consultation], ["tariffs"], TAXONOMY, now=MONDAY),
+        JO,
+        heading="Alerts",
+        kind="digest-weekly",
+    )
+
+    assert "Closes Wed 11 Mar — 9 days left" in email.text
+    assert "Closes Wed 11 Mar — 9 days left" in email.html

@@ -305,19 +305,19 @@ NEWS_CAP = 100
 
 @router.get("/news/{token}")
 def news_page(
-    request: Request, token: str, session: SessionDep, settings: SettingsDep
+    request: Request, token: str, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> HTMLResponse:
     """The items of the last 30 days on the member's topics: where a capped digest's "and N
     more" leads. Opened by the member's manage link."""
     member = _member_from(request, session, settings, Purpose.MANAGE, token)
     assert member.id is not None
-    now = datetime.now(UTC)
+    now = clock()
     topics = topics_of(session, member.id)
     found = candidates(session, since=now - timedelta(days=NEWS_DAYS), until=now, topics=topics)
     return page(
         request,
         "pages/news.html",
-        digest=build_digest(found, topics, request.app.state.taxonomy, cap=NEWS_CAP),
+        digest=build_digest(found, topics, request.app.state.taxonomy, now=now, cap=NEWS_CAP),
         days=NEWS_DAYS,
         manage_url=member_link(settings, member, Purpose.MANAGE),
     )

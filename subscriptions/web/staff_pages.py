@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from alerter.classifier import describe
 from alerter.config import Settings
 from alerter.db import session_scope
+from alerter.deadlines import deadline_label
 from alerter.delivery import transport_for
 from alerter.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
 from alerter.ledger import decide_in_doubt, failures, in_doubt, recent_runs
@@ -37,7 +38,7 @@ from subscriptions.members import (
 from subscriptions.members import topics_of as member_topics
 from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
 from subscriptions.notices import CONFIRMATION, send_confirmation
-from subscriptions.web.deps import CsrfChecked, SessionDep, SettingsDep, page
+from subscriptions.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, page
 from subscriptions.web.member_pages import FREQUENCIES
 from subscriptions.web.staff_auth import CurrentStaff
 
@@ -58,9 +59,15 @@ def staff_home(staff: CurrentStaff) -> RedirectResponse:
 
 @router.get("/items")
 def items_page(
-    request: Request, session: SessionDep, staff: CurrentStaff, q: str = "", topic: str = ""
+    request: Request,
+    session: SessionDep,
+    staff: CurrentStaff,
+    clock: ClockDep,
+    q: str = "",
+    topic: str = "",
 ) -> HTMLResponse:
     listed = list_items(session, text=q or None, topic=topic or None, limit=50)
+    now = clock()
     topics = topics_of(session, [stored.item.id for stored in listed if stored.item.id])
     rows = [
         {
@@ -73,6 +80,9 @@ def items_page(
                 }
                 for row in topics.get(stored.item.id or 0, [])
             ],
+            "deadline": (
+                deadline_label(stored.item.closes_at, now) if stored.item.closes_at else ""
+            ),
         }
         for stored in listed
     ]
