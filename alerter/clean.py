@@ -54,6 +54,35 @@ def clean_text(value: str | None) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+# Characters that change how text is shown without being seen: bidi embeddings, overrides and
+# isolates (U+202E makes a headline read backwards), zero-width spaces and joiners, the byte
+# order mark, and C0/C1 controls (PostgreSQL refuses NUL in text outright).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+# A cut this close to the limit keeps the last whole word; further back, a word was too long.
+_WORD_CUT_SHARE = 0.8
+ELLIPSIS = "\u2026"
+
+
+def strip_invisible(text: str) -> str:
+    """The text without bidi controls, zero-width characters and other control characters."""
+    return _INVISIBLE.sub("", text)
+
+
+def cap_text(text: str, limit: int) -> str:
+    """At most `limit` characters: a longer text is cut after its last whole word that fits
+    (or mid-word when no word boundary is near the limit) and ends with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - len(ELLIPSIS)]
+    space = head.rfind(" ")
+    if space >= limit * _WORD_CUT_SHARE:
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
 class InvalidURL(ValueError):
     """A link that cannot be turned into an absolute http(s) URL."""
 

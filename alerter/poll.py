@@ -322,7 +322,7 @@ def _store(
     topics = parsed.classifications
     write_topics(session, {i: topics[e] for i, e in stored.new_items.items()}, new_items=True)
     write_topics(session, {i: topics[e] for i, e in stored.updated_items.items()})
-    warnings = list(parsed.result.warnings)
+    warnings = list(parsed.result.warnings) + stored.warnings
     if answer.moved_to:
         warnings.append(f"moved permanently to {answer.moved_to}; update the source URL")
     _record_success(source, now, answer.validators, warnings=warnings)

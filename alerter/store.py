@@ -1,7 +1,7 @@
 """Storing parsed entries as items, each story once, and reading them back."""
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from alerter.clean import believable_published, content_hash, title_key, title_words
+from alerter.clean import (
+    believable_published,
+    cap_text,
+    content_hash,
+    strip_invisible,
+    title_key,
+    title_words,
+)
 from alerter.models import Item, ItemTopic, Sighting, Source
 from alerter.sources.base import Entry
 from alerter.stories import Headline, StoryIndex
@@ -20,6 +27,10 @@ _SIGHTINGS: sa.Table = Sighting.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 # Concurrent pollers may insert the same story between our lookup and our insert; then look again.
 _ATTEMPTS = 3
+# The longest title and summary stored: a headline and a standfirst. Longer is a source gone
+# wrong (a 1 MB title once made every digest on its topic too large to send).
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
 
 
 @dataclass
@@ -29,6 +40,7 @@ class StoreResult:
     updated_items: dict[int, str] = field(default_factory=dict)
     merged: int = 0  # entries recognised as a story already stored from another source
     unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)  # for the source: what was cut short
 
     @property
     def new_item_ids(self) -> list[int]:
@@ -69,8 +81,13 @@ def store_entries(
     then its URL, never on a similar headline, and updates the item it describes whichever
     source stored it first.
 
-    Runs in a savepoint so a conflicting concurrent insert costs a retry, not the whole poll.
+    Text is stored as `storable` makes it: titles and summaries capped, with a warning for the
+    source when one was cut. Runs in a savepoint so a conflicting concurrent insert costs a
+    retry, not the whole poll.
     """
+    cleaned = [storable(entry) for entry in entries]
+    entries = [entry for entry, _ in cleaned]
+    warnings = _cut_warnings([(entry, cut) for entry, cut in cleaned if cut])
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
@@ -83,8 +100,70 @@ def store_entries(
             continue
         for headline in headlines:
             stories.add(headline)
+        result.warnings = warnings
         return result
     raise AssertionError("unreachable")
+
+
+def storable(entry: Entry) -> tuple[Entry, tuple[str, ...]]:
+    """The entry as it is stored, and which of title and summary were cut to fit.
+
+    Every text a source gave (title, summary, metadata, a record's type and status) loses its
+    invisible characters (see `strip_invisible`); the title and summary are capped at
+    MAX_TITLE and MAX_SUMMARY characters."""
+    title, summary = strip_invisible(entry.title), strip_invisible(entry.summary)
+    capped_title, capped_summary = cap_text(title, MAX_TITLE), cap_text(summary, MAX_SUMMARY)
+    cut = tuple(
+        name
+        for name, before, after in (
+            ("title", title, capped_title),
+            ("summary", summary, capped_summary),
+        )
+        if before != after
+    )
+    record = entry.record
+    if record is not None:
+        record = replace(
+            record,
+            document_type=_visible(record.document_type),
+            status=_visible(record.status),
+        )
+    cleaned = replace(
+        entry,
+        title=capped_title,
+        summary=capped_summary,
+        metadata=_visible(entry.metadata),
+        record=record,
+    )
+    return cleaned, cut
+
+
+def _visible(value: Any) -> Any:
+    """A source's JSON-like value with `strip_invisible` applied to every string in it."""
+    if isinstance(value, str):
+        return strip_invisible(value)
+    if isinstance(value, dict):
+        return {key: _visible(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_visible(item) for item in value]
+    return value
+
+
+def _cut_warnings(cut: list[tuple[Entry, tuple[str, ...]]]) -> list[str]:
+    """One warning per field cut short, naming how many entries and the first of them."""
+    warnings = []
+    for name, plural, limit in (
+        ("title", "titles", MAX_TITLE),
+        ("summary", "summaries", MAX_SUMMARY),
+    ):
+        entries = [entry for entry, fields in cut if name in fields]
+        if entries:
+            count = f"1 {name} was" if len(entries) == 1 else f"{len(entries)} {plural} were"
+            warnings.append(
+                f"{count} longer than {limit:,} characters and cut short, "
+                f"the first of {entries[0].url}: “{cap_text(entries[0].title, 80)}”"
+            )
+    return warnings
 
 
 def _store(

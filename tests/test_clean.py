@@ -9,10 +9,12 @@ from alerter.clean import (
     UnparseableDate,
     believable_published,
     canonical_url,
+    cap_text,
     clean_text,
     declared_charset,
     decode_body,
     parse_listing_date,
+    strip_invisible,
     title_key,
 )
 
@@ -126,6 +128,49 @@ def test_clean_text_leaves_plain_text_with_ampersands_and_comparisons_alone() ->
 
 def test_clean_text_of_nothing_is_empty() -> None:
     assert clean_text(None) == ""
+
+
+# strip_invisible and cap_text
+
+
+@pytest.mark.parametrize(
+    "character",
+    [chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0x200B, 0x2010)]]
+    + ["\ufeff", "\u2060", "\u061c", "\x00", "\x1b", "\x85"],
+)
+def test_strip_invisible_removes_bidi_zero_width_and_control_characters(character: str) -> None:
+    assert strip_invisible(f"Steel{character} tariffs") == "Steel tariffs"
+
+
+def test_strip_invisible_keeps_letters_accents_dashes_and_emoji() -> None:
+    # An accent, a curly apostrophe, an en dash, a pound sign, an emoji, Polish letters.
+    text = "Caf\u00e9 owners\u2019 guidance \u2013 \u00a35m fund \U0001f3ed (\u017c\u00f3\u0142w)"
+
+    assert strip_invisible(text) == text
+
+
+def test_a_reversed_headline_reads_as_written_once_its_override_is_stripped() -> None:
+    # U+202E shows "txt.exe" as "exe.txt"; stripped, the words are what a reader sees.
+    assert strip_invisible("Invoice \u202etxt.exe\u202c attached") == "Invoice txt.exe attached"
+
+
+def test_cap_text_leaves_text_within_the_limit_alone() -> None:
+    assert cap_text("Steel tariffs", 13) == "Steel tariffs"
+
+
+def test_cap_text_cuts_after_the_last_whole_word_and_adds_an_ellipsis() -> None:
+    text = "New anti-dumping duties on aluminium extrusions from China"
+
+    capped = cap_text(text, 40)
+
+    assert capped == "New anti-dumping duties on aluminium…"
+    assert len(capped) <= 40
+
+
+def test_cap_text_cuts_mid_word_when_no_word_ends_near_the_limit() -> None:
+    capped = cap_text("x" * 1_000_000, 300)
+
+    assert capped == "x" * 299 + "…"
 
 
 # parse_listing_date

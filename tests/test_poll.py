@@ -6,13 +6,19 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from alerter.config import Settings
+from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.delivery import OutboxTransport
 from alerter.health import STALE_AFTER, beat
 from alerter.models import Item, Source, WorkerHeartbeat
 from alerter.poll import SourceReport, backoff_delay, poll_sources
-from alerter.sources.catalog import sync_source_file
+from alerter.sending import run_digest
+from alerter.sources.catalog import source_health, sync_source_file
+from alerter.store import MAX_TITLE
+from alerter.topics import load_taxonomy
+from subscriptions.models import Frequency
 from tests.fake_web import FakeWeb, Reply, Request
 from tests.feeds import Story, rss
+from tests.newsroom import add_subscriber
 
 START = datetime(2026, 2, 4, 9, 0, tzinfo=UTC)
 RSS = "application/rss+xml; charset=utf-8"
@@ -378,6 +384,40 @@ def test_problems_that_do_not_stop_a_source_are_recorded_as_warnings(
     assert "date could not be read" in " ".join(source_row(engine, "Dates").last_warnings)
     assert "skipped" in " ".join(source_row(engine, "ALFED").last_warnings)
     assert reports["ALFED"].skipped == 2
+
+
+def test_a_feed_item_with_a_1_mb_title_is_stored_capped_and_its_topics_digest_still_goes(
+    engine: sa.Engine, settings: Settings, sources_file: Path, web: FakeWeb, tmp_path: Path
+) -> None:
+    declare(sources_file, feed_source("News", web.serve_bytes("/feed", two_stories(), RSS)))
+    poll(engine, settings, Clock())  # the backlog
+    with Session(engine) as session:
+        add_subscriber(session, "ann@castings.example", ["tariffs"], joined=START)
+    later = START + timedelta(hours=2)
+    absurd = "Anti-dumping duties on aluminium extrusions " * 25_000  # 1.1 MB
+    web.serve_bytes("/feed", rss([Story(absurd, "https://news.example/duties", later)]), RSS)
+
+    report = poll(engine, settings, Clock(later))["News"]
+    with Session(engine) as session:
+        _, sent = run_digest(
+            session,
+            OutboxTransport(tmp_path / "outbox", "alerts@alerter.example"),
+            settings.model_copy(update={"secret_key": "s"}),
+            load_taxonomy(DEFAULT_TOPICS_FILE),
+            Frequency.WEEKLY,
+            START + timedelta(days=7),
+        )
+
+    assert (report.status, report.new) == ("fetched", 1)
+    [title] = [t for t in titles(engine) if t.startswith("Anti-dumping")]
+    assert len(title) <= MAX_TITLE
+    # What staff see on the Sources page and in `alerter sources`.
+    [warning] = source_health(source_row(engine, "News"))["warnings"]
+    assert warning.startswith("1 title was longer than 300 characters and cut short")
+    assert "https://news.example/duties" in warning
+    assert (sent.sent, sent.failed) == (1, 0)
+    [digest] = (tmp_path / "outbox").glob("*.eml")
+    assert b"Anti-dumping duties on aluminium" in digest.read_bytes()
 
 
 def test_a_retired_feed_and_a_page_whose_selectors_match_nothing_fail(

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -6,7 +7,7 @@ from sqlmodel import Session, col, select
 import alerter.store
 from alerter.models import Item, Sighting, Source
 from alerter.sources.base import MAX_EXTERNAL_ID, Entry, Record
-from alerter.store import list_items, store_entries, story_index
+from alerter.store import MAX_SUMMARY, MAX_TITLE, list_items, store_entries, story_index
 
 NOW = datetime(2026, 2, 4, 12, 0, tzinfo=UTC)
 
@@ -442,3 +443,62 @@ def test_a_percent_or_underscore_in_a_search_is_that_character_not_a_wildcard(
 
 def test_the_item_table_keeps_external_ids_as_long_as_the_kinds_may_make_them() -> None:
     assert Item.__table__.c.external_id.type.length == MAX_EXTERNAL_ID  # type: ignore[attr-defined]
+
+
+def test_an_absurdly_long_title_and_summary_are_stored_capped_with_a_warning(
+    session: Session,
+) -> None:
+    dbt = add_source(session, "dbt")
+    huge = entry(
+        "Anti-dumping duties on aluminium extrusions " * 25_000,  # 1.1 MB
+        "https://gov.example/huge",
+        summary="Duties apply from 1 March. " * 1_000,
+    )
+
+    result = store(session, dbt, [huge, entry("Steel quota reopens", "https://gov.example/q")])
+
+    first, second = items(session)
+    assert len(first.title) <= MAX_TITLE and first.title.endswith(" aluminium…")
+    assert len(first.summary) <= MAX_SUMMARY and first.summary.endswith("March.…")
+    assert second.title == "Steel quota reopens"
+    assert result.warnings == [
+        "1 title was longer than 300 characters and cut short, the first of "
+        "https://gov.example/huge: “Anti-dumping duties on aluminium extrusions Anti-dumping "
+        "duties on aluminium…”",
+        "1 summary was longer than 1,000 characters and cut short, the first of "
+        "https://gov.example/huge: “Anti-dumping duties on aluminium extrusions Anti-dumping "
+        "duties on aluminium…”",
+    ]
+
+
+def test_the_same_long_title_polled_again_is_unchanged_not_an_edit(session: Session) -> None:
+    dbt = add_source(session, "dbt")
+    huge = entry("Duties on extrusions " * 50_000, "https://gov.example/huge")
+    store(session, dbt, [huge])
+
+    again = store(session, dbt, [huge], now=NOW + timedelta(hours=1))
+
+    assert (again.unchanged, again.updated_item_ids) == (1, [])
+
+
+def test_bidi_and_zero_width_characters_are_stripped_from_every_stored_text(
+    session: Session,
+) -> None:
+    govuk = add_source(session, "govuk")
+    tricky = replace(
+        consultation(title="Consultation on \u202escrap\u202c metal\u200b dealer\ufeff licensing"),
+        summary="Views\u2066 sought\u2069 on licensing.",
+        metadata={"how_to_respond": {"email": "scrap@gov.example\u200d"}, "tags": ["a\u202db"]},
+        record=replace(consultation().record, status="open\u200b"),  # type: ignore[arg-type]
+    )
+
+    store(session, govuk, [tricky])
+
+    [item] = items(session)
+    assert item.title == "Consultation on scrap metal dealer licensing"
+    assert item.summary == "Views sought on licensing."
+    assert item.source_metadata == {
+        "how_to_respond": {"email": "scrap@gov.example"},
+        "tags": ["ab"],
+    }
+    assert item.status == "open"
