@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     daily_digest_cron: str = Field(
         default="0 7 * * *", description="When the daily digest goes (crontab, London time)"
     )
+    deadline_alerts_cron: str = Field(
+        default="0 8 * * *",
+        description="When deadline reminders and outcome alerts are planned and sent "
+        "(crontab, London time)",
+    )
     delivery_lease_seconds: float = Field(
         default=60,
         gt=0,

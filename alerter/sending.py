@@ -37,6 +37,7 @@ from alerter.compose import (
 )
 from alerter.config import Settings
 from alerter.db import among, insert_ignoring_duplicates
+from alerter.deadline_alerts import OUTCOME, REMINDER, outcome_mailing, reminder_mailing
 from alerter.delivery import (
     DeliveryError,
     Email,
@@ -550,6 +551,10 @@ class _SendRun:
         """The content of `first`'s email (shared by its group), before recipients."""
         if first.kind == CONFIRMATION:
             return confirmation_mailing()
+        if first.kind == REMINDER:
+            return reminder_mailing(self.session, first.period, self.taxonomy, self.clock())
+        if first.kind == OUTCOME:
+            return outcome_mailing(self.session, first.period, self.taxonomy, self.clock())
         if first.kind == BULLETIN:
             bulletin_id = int(first.period)
             if bulletin_id not in self._bulletins:

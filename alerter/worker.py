@@ -1,5 +1,6 @@
-"""The scheduled worker: APScheduler jobs for polling, the weekly and daily digests, and the
-dispatcher that sends immediate alerts and finishes whatever an earlier run left.
+"""The scheduled worker: APScheduler jobs for polling, the weekly and daily digests, deadline
+reminders and outcome alerts, and the dispatcher that sends immediate alerts and finishes
+whatever an earlier run left.
 
 Jobs are kept in the database (APScheduler's SQLAlchemy job store), so a run missed while the
 worker was down is run once when it comes back, not once per missed time. Run one scheduler per
@@ -22,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
+from alerter.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import transport_for
 from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, worker_name
 from alerter.parser_pool import PoolKeeper
@@ -108,6 +110,30 @@ def dispatch() -> None:
         )
 
 
+def send_deadline_alerts() -> None:
+    """Plan the deadline reminders due today and the outcome alerts newly due, then send them
+    (the dispatcher finishes whatever this leaves)."""
+    settings = get_settings()
+    now = datetime.now(UTC)
+    with session_scope(get_engine()) as session:
+        reminders = plan_reminders(session, now)
+        outcomes = plan_outcome_alerts(session, now)
+        report = send_planned(
+            session,
+            transport_for(settings),
+            settings,
+            load_taxonomy(settings.topics),
+            clock=lambda: datetime.now(UTC),
+        )
+    log.info(
+        "deadline alerts: %d reminders and %d outcome alerts offered, %d sent, %d failed",
+        reminders,
+        outcomes,
+        report.sent,
+        report.failed,
+    )
+
+
 def watch() -> None:
     """Email staff about problems they have not yet heard of (see alerter.staff_alerts)."""
     settings = get_settings()
@@ -136,6 +162,11 @@ def schedule(settings: Settings) -> dict[str, tuple[str, BaseTrigger, tuple[str,
             "alerter.worker:send_digest",
             CronTrigger.from_crontab(settings.daily_digest_cron, timezone=LONDON),
             (Frequency.DAILY.value,),
+        ),
+        "deadline-alerts": (
+            "alerter.worker:send_deadline_alerts",
+            CronTrigger.from_crontab(settings.deadline_alerts_cron, timezone=LONDON),
+            (),
         ),
     }
 

@@ -273,13 +273,23 @@ def confirm(session: Session, member: Member, now: datetime) -> bool:
 
 
 def update_preferences(
-    session: Session, member: Member, topics: Sequence[str], frequency: Frequency, now: datetime
+    session: Session,
+    member: Member,
+    topics: Sequence[str],
+    frequency: Frequency,
+    now: datetime,
+    *,
+    deadline_reminders: bool | None = None,
 ) -> None:
+    """The member's new choices; `deadline_reminders` None leaves that one as it is."""
     set_topics(session, member, topics)
     member.frequency = frequency
-    log_consent(
-        session, member, "preferences", "manage page", now, choices_detail(topics, frequency)
-    )
+    if deadline_reminders is not None:
+        member.deadline_reminders = deadline_reminders
+    detail = choices_detail(topics, frequency)
+    if member.deadline_reminders:
+        detail += "; deadline reminders"
+    log_consent(session, member, "preferences", "manage page", now, detail)
 
 
 def unsubscribe(session: Session, member: Member, method: str, now: datetime) -> bool:
@@ -388,6 +398,11 @@ class Subscriber:
 def subscribers(session: Session, frequency: Frequency) -> list[Subscriber]:
     """Every active member receiving this frequency, with their topics."""
     return _with_status(session, MemberStatus.ACTIVE, _MEMBERS.c.frequency == frequency)
+
+
+def reminder_subscribers(session: Session) -> list[Subscriber]:
+    """Every active member who asked for deadline reminders, with their topics."""
+    return _with_status(session, MemberStatus.ACTIVE, _MEMBERS.c.deadline_reminders.is_(True))
 
 
 def subscriber(session: Session, member_id: int) -> Subscriber | None:

@@ -373,3 +373,29 @@ def test_new_links_for_one_member_are_limited_to_three_an_hour(
 
     assert answers == [200, 200, 200, 429]
     assert len(list(outbox.glob("*.eml"))) == 4  # the sign-up's email and three new links
+
+
+def test_a_member_chooses_deadline_reminders_on_the_manage_page(
+    client: TestClient, engine: sa.Engine, settings: Settings
+) -> None:
+    with Session(engine) as session:
+        jo = add_subscriber(session, "jo@foundry.example", ["tariffs"], joined=datetime.now(UTC))
+        member = session.get(Member, jo)
+        assert member is not None
+        manage = member_link(
+            settings.model_copy(update={"secret_key": "test secret", "base_url": ""}),
+            member,
+            Purpose.MANAGE,
+        )
+    form = {"csrf_token": csrf(client.get(manage).text), "topics": ["tariffs"]}
+
+    ticked = client.post(manage, data={**form, "deadline_reminders": "true"})
+    with Session(engine) as session:
+        after_ticking = session.get(Member, jo)
+        assert after_ticking is not None and after_ticking.deadline_reminders
+    client.post(manage, data={**form, "frequency": "weekly"})  # the box left unticked
+
+    with Session(engine) as session:
+        after_unticking = session.get(Member, jo)
+        assert after_unticking is not None and not after_unticking.deadline_reminders
+    assert 'name="deadline_reminders" value="true" checked' in ticked.text

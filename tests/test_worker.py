@@ -42,7 +42,15 @@ def test_the_worker_polls_dispatches_and_sends_digests_on_their_schedules(
     finally:
         scheduler.shutdown(wait=False)
 
-    assert set(jobs) == {"poll", "dispatch", "watch", "digest-weekly", "digest-daily", "heartbeat"}
+    assert set(jobs) == {
+        "poll",
+        "dispatch",
+        "watch",
+        "digest-weekly",
+        "digest-daily",
+        "deadline-alerts",
+        "heartbeat",
+    }
     assert weekly.astimezone(UTC) == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # Monday 07:00
     assert daily.astimezone(UTC) == datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
     assert jobs["digest-weekly"].args == ("weekly",)

@@ -244,6 +244,7 @@ def manage_post(
     settings: SettingsDep,
     topics: TopicsForm = [],  # noqa: B006
     frequency: Annotated[str, Form()] = Frequency.WEEKLY,
+    deadline_reminders: Annotated[bool, Form()] = False,  # an unticked box sends nothing
 ) -> HTMLResponse:
     member = _member_from(request, session, settings, Purpose.MANAGE, token)
     try:
@@ -268,7 +269,9 @@ def manage_post(
             error="Choose at least one topic, or unsubscribe from all alerts.",
             choices=(chosen, how_often),
         )
-    update_preferences(session, member, chosen, how_often, datetime.now(UTC))
+    update_preferences(
+        session, member, chosen, how_often, datetime.now(UTC), deadline_reminders=deadline_reminders
+    )
     session.flush()
     return _manage(request, session, settings, member, saved=True)
 
@@ -295,6 +298,7 @@ def _manage(
         error=error,
         news_url=news_link(member_link(settings, member, Purpose.MANAGE)),
         unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
+        deadline_reminders=member.deadline_reminders,
         **_choices(request, topics, frequency),
     )
 
