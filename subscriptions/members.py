@@ -292,6 +292,12 @@ def update_preferences(
     log_consent(session, member, "preferences", "manage page", now, detail)
 
 
+def renew_calendar_link(session: Session, member: Member) -> None:
+    """Revoke the member's calendar link (a new one replaces it): someone else may have it."""
+    member.calendar_version += 1
+    session.add(member)
+
+
 def unsubscribe(session: Session, member: Member, method: str, now: datetime) -> bool:
     """Stop all mail to the member. False if they were not receiving any."""
     if member.status in (MemberStatus.UNSUBSCRIBED, MemberStatus.ERASED):

@@ -11,7 +11,7 @@ from alerter.delivery import Email, Mailing, Personalization, Transport, single
 from alerter.delivery.message import html_tag, text_tag
 from alerter.render import render
 from subscriptions.models import Member
-from subscriptions.tokens import Purpose, TokenSubject, make_token
+from subscriptions.tokens import Purpose, TokenSubject, make_calendar_token, make_token
 
 # The ledger's kind for confirmation emails (an import's new members get them through it).
 CONFIRMATION = "confirmation"
@@ -39,6 +39,16 @@ def member_link(settings: Settings, member: Identified, purpose: Purpose) -> str
     assert member.id is not None
     token = make_token(secret_key(settings), purpose, TokenSubject(member.id, member.email_hash))
     return f"{settings.base_url.rstrip('/')}/{purpose.value}/{quote(token)}"
+
+
+def calendar_link(settings: Settings, member: Member) -> str:
+    """The member's calendar feed of open consultations on their topics: it never expires,
+    and stops working when the member asks for a new one (see members.renew_calendar_link)."""
+    assert member.id is not None
+    token = make_calendar_token(
+        secret_key(settings), TokenSubject(member.id, member.email_hash), member.calendar_version
+    )
+    return f"{settings.base_url.rstrip('/')}/calendar/{quote(token)}.ics"
 
 
 def news_link(manage_link: str) -> str:

@@ -1,4 +1,5 @@
-"""Signed links for members: each bound to one purpose and one member, most of them expiring.
+"""Signed links for members: each bound to one purpose and one member, most of them expiring
+(calendar links never do, but a member can revoke theirs).
 
 A manage token cannot unsubscribe anyone, a confirmation token cannot open the manage page, and
 no member token is accepted anywhere staff log in. The member's address hash is signed in too,
@@ -9,7 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
 
 class Purpose(StrEnum):
@@ -87,3 +88,29 @@ def _subject(value: bytes) -> TokenSubject | None:
 
 def matches(subject: TokenSubject, member_email_hash: str) -> bool:
     return member_email_hash.startswith(subject.email_hash)
+
+
+# Calendar links are read by calendar apps for as long as the member subscribes, so they never
+# expire; the member's calendar version is signed in, and raising it revokes every earlier link.
+@lru_cache(maxsize=4)
+def _calendar_signer(secret: str) -> Signer:
+    return Signer(secret, salt="alerter-member-calendar")
+
+
+def make_calendar_token(secret: str, subject: TokenSubject, version: int) -> str:
+    value = f"{subject.member_id}.{subject.email_hash[:16]}.{version}"
+    return _calendar_signer(secret).sign(value).decode("ascii")
+
+
+def read_calendar_token(secret: str, token: str) -> tuple[TokenSubject, int]:
+    """The member a calendar token names and the version it was made for; TokenInvalid
+    otherwise."""
+    try:
+        value = _calendar_signer(secret).unsign(token).decode("ascii", errors="replace")
+    except BadSignature:
+        raise TokenInvalid("this calendar link is not valid") from None
+    rest, _, version = value.rpartition(".")
+    subject = _subject(rest.encode("ascii", errors="replace"))
+    if subject is None or not version.isdigit():
+        raise TokenInvalid("this calendar link is not valid")
+    return subject, int(version)

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.labelling import classify_items, load_classifier
-from alerter.models import Delivery, Source
+from alerter.models import Delivery, Item, ItemTopic, Source
 from alerter.sources.base import Entry
 from alerter.store import store_entries, story_index
 from subscriptions.members import add_member
@@ -106,3 +106,38 @@ def weekly_run(
             )
         )
     session.commit()
+
+
+def store_consultation(
+    session: Session,
+    closes: datetime,
+    *,
+    stored: datetime,
+    topic: str = "tariffs",
+    title: str = "Aluminium tariff review",
+    backlog: bool = False,
+    document_type: str = "consultation",
+) -> Item:
+    """An open consultation on `topic` closing at `closes`, as govuk_consultations stores one."""
+    slug = "-".join(title.lower().split())
+    item = Item(
+        source_id=news_source(session, "GOV.UK consultations").id or 0,
+        url=f"https://www.gov.uk/government/consultations/{slug}",
+        title=title,
+        summary="Views sought on the tariff on aluminium imports.",
+        published_at=stored,
+        first_seen_at=stored,
+        content_hash=slug,
+        title_key=slug,
+        backlog=backlog,
+        external_id=f"govuk:/government/consultations/{slug}",
+        document_type=document_type,
+        status="open",
+        closes_at=closes,
+        source_metadata={"how_to_respond": {"email": "tariffs@trade.example"}},
+    )
+    session.add(item)
+    session.flush()
+    session.add(ItemTopic(item_id=item.id or 0, topic_id=topic, assigned_by="staff"))
+    session.commit()
+    return item

@@ -11,11 +11,11 @@ from sqlmodel import Session, select
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.deadline_alerts import OUTCOME, REMINDER, plan_outcome_alerts, plan_reminders
 from alerter.delivery import OutboxTransport
-from alerter.models import Delivery, Item, ItemTopic
+from alerter.models import Delivery, Item
 from alerter.sending import SendReport, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.models import Member
-from tests.newsroom import Clock, add_subscriber, news_source
+from tests.newsroom import Clock, add_subscriber, store_consultation
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 STORED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -44,28 +44,9 @@ def consultation(
     backlog: bool = False,
     document_type: str = "consultation",
 ) -> Item:
-    source = news_source(session, "GOV.UK consultations")
-    item = Item(
-        source_id=source.id or 0,
-        url="https://www.gov.uk/government/consultations/aluminium-tariff-review",
-        title="Aluminium tariff review",
-        summary="Views sought on the tariff on aluminium imports.",
-        published_at=STORED,
-        first_seen_at=STORED,
-        content_hash="h",
-        title_key="aluminium review tariff",
-        backlog=backlog,
-        external_id="govuk:/government/consultations/aluminium-tariff-review",
-        document_type=document_type,
-        status="open",
-        closes_at=closes,
-        source_metadata={"how_to_respond": {"email": "tariffs@trade.example"}},
+    return store_consultation(
+        session, closes, stored=STORED, topic=topic, backlog=backlog, document_type=document_type
     )
-    session.add(item)
-    session.flush()
-    session.add(ItemTopic(item_id=item.id or 0, topic_id=topic, assigned_by="staff"))
-    session.commit()
-    return item
 
 
 def wants_reminders(session: Session, address: str, topics: list[str], on: bool = True) -> int:

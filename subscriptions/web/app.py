@@ -14,6 +14,7 @@ from alerter.db import create_db_engine, migrate
 from alerter.topics import load_taxonomy
 from subscriptions.web import (
     archive_pages,
+    calendar_feeds,
     health,
     member_pages,
     staff_auth,
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(staff_pages.router)
     app.include_router(staff_bulletins.router)
     app.include_router(archive_pages.router)
+    app.include_router(calendar_feeds.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
 

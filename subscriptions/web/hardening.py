@@ -9,7 +9,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Pages opened by a member's signed link: their address is on them, the link is in their URL.
-MEMBER_LINK_PAGES = ("/confirm/", "/manage/", "/news/", "/unsubscribe/", "/links/")
+MEMBER_LINK_PAGES = ("/confirm/", "/manage/", "/news/", "/unsubscribe/", "/links/", "/calendar/")
 
 
 class SecurityHeaders:

@@ -3,6 +3,7 @@ each page after sign-up is opened by a signed link from an email."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -18,13 +19,20 @@ from subscriptions.members import (
     check_choices,
     confirm,
     normalise_email,
+    renew_calendar_link,
     sign_up,
     topics_of,
     unsubscribe,
     update_preferences,
 )
 from subscriptions.models import Frequency, Member, MemberStatus
-from subscriptions.notices import member_link, news_link, send_confirmation, send_manage_link
+from subscriptions.notices import (
+    calendar_link,
+    member_link,
+    news_link,
+    send_confirmation,
+    send_manage_link,
+)
 from subscriptions.throttle import (
     RESEND,
     RESEND_PER_CLIENT,
@@ -230,10 +238,11 @@ def _subscribed(request: Request, settings: Settings, member: Member) -> HTMLRes
 
 @router.get("/manage/{token}")
 def manage_page(
-    request: Request, token: str, session: SessionDep, settings: SettingsDep
+    request: Request, token: str, session: SessionDep, settings: SettingsDep, calendar: str = ""
 ) -> HTMLResponse:
     member = _member_from(request, session, settings, Purpose.MANAGE, token)
-    return _manage(request, session, settings, member, saved=False)
+    renewed = calendar == "renewed"
+    return _manage(request, session, settings, member, saved=False, calendar_renewed=renewed)
 
 
 @router.post("/manage/{token}", dependencies=[CsrfChecked])
@@ -285,6 +294,7 @@ def _manage(
     saved: bool,
     error: str = "",
     choices: tuple[list[str], str] | None = None,
+    calendar_renewed: bool = False,
 ) -> HTMLResponse:
     """The manage page with the member's choices (or, after an error, what they posted)."""
     assert member.id is not None
@@ -299,8 +309,21 @@ def _manage(
         news_url=news_link(member_link(settings, member, Purpose.MANAGE)),
         unsubscribe_url=member_link(settings, member, Purpose.UNSUBSCRIBE),
         deadline_reminders=member.deadline_reminders,
+        calendar_url=calendar_link(settings, member),
+        renew_calendar_url=member_link(settings, member, Purpose.MANAGE) + "/calendar",
+        calendar_renewed=calendar_renewed,
         **_choices(request, topics, frequency),
     )
+
+
+@router.post("/manage/{token}/calendar", dependencies=[CsrfChecked])
+def renew_calendar(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> RedirectResponse:
+    """A new calendar link; the old one stops working (it may have been shared)."""
+    member = _member_from(request, session, settings, Purpose.MANAGE, token)
+    renew_calendar_link(session, member)
+    return RedirectResponse(f"/manage/{quote(token)}?calendar=renewed", status_code=303)
 
 
 NEWS_DAYS = 30
