@@ -4,6 +4,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -149,12 +150,21 @@ def _prepared_engine() -> sa.Engine:
 @app.command()
 def worker() -> None:
     """Run the scheduled jobs: polling, digests, immediate alerts. Stops cleanly on SIGTERM."""
-    from alerter.worker import run_worker
+    from alerter.worker import SchedulerFailed, run_worker
 
     settings = get_settings()
     configure_logging(settings.log_format, logging.INFO)  # a service logs what it does
     _prepared_engine()
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except SchedulerFailed as error:
+        raise _worker_failed(error) from None
+
+
+def _worker_failed(error: Exception) -> typer.Exit:
+    """Exit 1 saying why the worker stopped: a supervisor restarts it, staff read why."""
+    typer.echo(f"error: the worker stopped: {error}", err=True)
+    return typer.Exit(code=1)
 
 
 @app.command()
@@ -171,20 +181,41 @@ def run(
 def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from alerter.worker import build_scheduler, stop_scheduler
+    from alerter.worker import build_scheduler, fail_worker, stop_scheduler, watch_scheduler
     from subscriptions.web.app import create_app
 
     engine = _prepared_engine()
     scheduler = build_scheduler(settings)
     scheduler.resume()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=False)
+    )
+    # A scheduler that can no longer run jobs stops the web app too: the process exits non-zero
+    # and its supervisor restarts the whole product.
+    problems: list[str] = []
+    stopping = threading.Event()
+
+    def watch() -> None:
+        problem = watch_scheduler(scheduler, stopping)
+        if problem is not None:
+            problems.append(problem)
+            server.should_exit = True
+
+    watcher = threading.Thread(target=watch, name="scheduler-watch", daemon=True)
+    watcher.start()
     typer.echo(f"alerter: web app on http://{host}:{port}, worker running; Ctrl-C stops both")
     # Uvicorn stops on SIGTERM, then raises it again; exiting through Python instead lets the
     # scheduler finish its jobs below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        uvicorn.run(create_app(settings, engine), host=host, port=port, proxy_headers=False)
+        server.run()
     finally:
-        stop_scheduler(scheduler)
+        stopping.set()
+        watcher.join()
+        if not problems:
+            stop_scheduler(scheduler)
+    if problems:
+        raise _worker_failed(fail_worker(scheduler, problems[0]))
 
 
 @app.command()

@@ -33,6 +33,18 @@ def beat(session: Session, worker: str, started_at: datetime, now: datetime) -> 
     session.commit()
 
 
+def stopped_by_failure(session: Session, worker: str, reason: str, now: datetime) -> None:
+    """Record that this worker exits because its scheduler can no longer run jobs, and why:
+    /readyz says so until a worker beats again."""
+    row = session.get(WorkerHeartbeat, worker)
+    if row is None:
+        row = WorkerHeartbeat(worker=worker, started_at=now, beat_at=now)
+        session.add(row)
+    row.beat_at = now
+    row.stopped_because = reason
+    session.commit()
+
+
 def stop_beating(session: Session, worker: str) -> None:
     """A worker stopping cleanly says so, rather than being noticed only when it goes stale."""
     row = session.get(WorkerHeartbeat, worker)
@@ -56,7 +68,17 @@ class Readiness:
 def readiness(engine: sa.Engine, now: datetime) -> Readiness:
     try:
         with Session(engine) as session:
-            last_beat = session.exec(select(sa.func.max(WorkerHeartbeat.beat_at))).one()
+            last_beat = session.exec(
+                select(sa.func.max(WorkerHeartbeat.beat_at)).where(
+                    col(WorkerHeartbeat.stopped_because).is_(None)
+                )
+            ).one()
+            last_failure = session.exec(
+                select(WorkerHeartbeat)
+                .where(col(WorkerHeartbeat.stopped_because).is_not(None))
+                .order_by(col(WorkerHeartbeat.beat_at).desc())
+                .limit(1)
+            ).one_or_none()
             failing, enabled = session.exec(
                 select(
                     sa.func.count().filter(col(Source.consecutive_failures) > 0),
@@ -69,11 +91,15 @@ def readiness(engine: sa.Engine, now: datetime) -> Readiness:
     problems = []
     scheduler = last_beat is not None and last_beat >= now - STALE_AFTER
     if not scheduler:
-        problems.append(
-            "no worker is running: start `alerter worker` (or `alerter run`)"
-            if last_beat is None
-            else f"no worker heard from since {last_beat:%Y-%m-%d %H:%M:%S} UTC"
-        )
+        if last_failure is not None and (last_beat is None or last_failure.beat_at >= last_beat):
+            problems.append(
+                f"the worker {last_failure.worker} stopped at "
+                f"{last_failure.beat_at:%Y-%m-%d %H:%M:%S} UTC: {last_failure.stopped_because}"
+            )
+        elif last_beat is None:
+            problems.append("no worker is running: start `alerter worker` (or `alerter run`)")
+        else:
+            problems.append(f"no worker heard from since {last_beat:%Y-%m-%d %H:%M:%S} UTC")
     sources = enabled == 0 or failing < enabled
     if not sources:
         problems.append(f"all {enabled} enabled sources are failing")

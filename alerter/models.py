@@ -268,6 +268,8 @@ class WorkerHeartbeat(SQLModel, table=True):
     worker: str = Field(primary_key=True, max_length=200)  # host and process id
     started_at: datetime = utc_column(nullable=False)
     beat_at: datetime = utc_column(nullable=False)
+    # Set when its scheduler could no longer run jobs and the worker exited (beat_at: then).
+    stopped_because: str | None = None
 
 
 class StaffAlert(SQLModel, table=True):

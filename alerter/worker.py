@@ -12,6 +12,7 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
+import sqlalchemy as sa
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,7 +26,7 @@ from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import transport_for
-from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, worker_name
+from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, stopped_by_failure, worker_name
 from alerter.parser_pool import PoolKeeper
 from alerter.poll import poll_sources
 from alerter.sending import LONDON, plan_digests, run_digest, send_planned
@@ -171,7 +172,26 @@ def schedule(settings: Settings) -> dict[str, tuple[str, BaseTrigger, tuple[str,
     }
 
 
-class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+class SchedulerFailed(Exception):
+    """The worker's scheduler can no longer run jobs; the message says why. The worker exits
+    non-zero on it, so that its supervisor starts a fresh one."""
+
+
+class WorkerScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler's background scheduler, telling why it stopped running jobs."""
+
+    # Why the scheduler's thread died, if it did: it runs no job after that.
+    failure: str | None = None
+
+    def _main_loop(self) -> None:
+        # APScheduler lets an error from its job store (such as "database is locked" while it
+        # records a job's next run) end its thread silently, leaving a process that runs nothing.
+        try:
+            super()._main_loop()
+        except Exception as error:
+            log.exception("the scheduler's thread died")
+            self.failure = f"its scheduler's thread died: {_first_line(error)}"
+
     def _process_jobs(self) -> float | None:
         # APScheduler 3 looks for due jobs once more after shutdown; it cannot submit them then,
         # but still moves their next run on, so a run due at that moment would be lost.
@@ -181,11 +201,11 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
         return wait
 
 
-def build_scheduler(settings: Settings) -> BackgroundScheduler:
+def build_scheduler(settings: Settings) -> WorkerScheduler:
     """A paused scheduler over the database's job store, with alerter's jobs in it; `resume()`
     starts it. Jobs already stored keep their next run time, which is how a run missed while
     the worker was down is noticed; a changed schedule replaces its job."""
-    scheduler = _Scheduler(
+    scheduler = WorkerScheduler(
         # Shared jobs live in the database; each process's heartbeat is its own.
         jobstores={"default": SQLAlchemyJobStore(engine=get_engine()), "local": MemoryJobStore()},
         # A run missed while the worker was down happens once on its return, however late.
@@ -214,17 +234,66 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     return scheduler
 
 
-def stop_scheduler(scheduler: BackgroundScheduler) -> None:
-    """Let jobs under way finish, then stop, telling /readyz that this worker has gone."""
-    scheduler.shutdown(wait=True)
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def scheduler_problem(scheduler: WorkerScheduler) -> str | None:
+    """Why this scheduler can no longer run jobs, or None while it can."""
+    if scheduler.failure:
+        return scheduler.failure
+    if scheduler.state == STATE_STOPPED:
+        return "its scheduler was shut down"
+    thread = getattr(scheduler, "_thread", None)
+    if thread is None or not thread.is_alive():
+        return "its scheduler's thread has stopped"
+    return None
+
+
+# How often a running worker checks that its scheduler can still run jobs.
+CHECK_SECONDS = 1.0
+
+
+def watch_scheduler(
+    scheduler: WorkerScheduler, stop: threading.Event, every: float = CHECK_SECONDS
+) -> str | None:
+    """Wait until `stop` is set (None) or the scheduler can no longer run jobs (why)."""
+    while not stop.wait(every):
+        problem = scheduler_problem(scheduler)
+        if problem is not None:
+            return problem
+    return None
+
+
+def stop_scheduler(scheduler: WorkerScheduler, problem: str | None = None) -> None:
+    """Let jobs under way finish, then stop, telling /readyz that this worker has gone, or,
+    given the `problem` that stopped its scheduler, why it went."""
+    if scheduler.state != STATE_STOPPED:
+        scheduler.shutdown(wait=True)
     if _parsers is not None:
         _parsers.close()
     with session_scope(get_engine()) as session:
-        stop_beating(session, worker_name())
+        if problem is None:
+            stop_beating(session, worker_name())
+        else:
+            stopped_by_failure(session, worker_name(), problem, datetime.now(UTC))
+
+
+def fail_worker(scheduler: WorkerScheduler, problem: str) -> SchedulerFailed:
+    """Stop a worker whose scheduler can no longer run jobs, leaving the reason for /readyz
+    (when the database takes it); the error to exit on."""
+    log.error("worker stopping: %s", problem)
+    try:
+        stop_scheduler(scheduler, problem)
+    except sa.exc.SQLAlchemyError as error:
+        log.error("could not record why the worker stopped: %s", _first_line(error))
+    return SchedulerFailed(f"{problem}; exiting so that a supervisor can restart the worker")
 
 
 def run_worker(settings: Settings) -> None:
-    """Run the jobs until SIGTERM or Ctrl-C; jobs under way are allowed to finish."""
+    """Run the jobs until SIGTERM or Ctrl-C; jobs under way are allowed to finish. Raises
+    SchedulerFailed when the scheduler can no longer run jobs."""
     scheduler = build_scheduler(settings)
     stop = threading.Event()
 
@@ -236,6 +305,8 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, on_signal)
     scheduler.resume()
     log.info("worker started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
-    stop.wait()
+    problem = watch_scheduler(scheduler, stop)
+    if problem is not None:
+        raise fail_worker(scheduler, problem)
     stop_scheduler(scheduler)
     log.info("worker stopped")

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine
 from alerter.delivery import OutboxTransport
-from alerter.health import STALE_AFTER, beat
+from alerter.health import STALE_AFTER, beat, stopped_by_failure
 from alerter.models import Source
 from alerter.sending import run_digest
 from alerter.topics import load_taxonomy
@@ -49,6 +49,29 @@ def test_readyz_needs_a_running_worker(client: TestClient, session: Session) -> 
     assert "no worker is running" in without.json()["problems"][0]
     assert with_worker.status_code == 200 and with_worker.json()["ready"] is True
     assert stale.status_code == 503 and "no worker heard from since" in stale.text
+
+
+def test_readyz_says_why_a_worker_stopped_until_another_beats(
+    client: TestClient, session: Session
+) -> None:
+    beat(session, "host:1", NOW - timedelta(hours=1), NOW - timedelta(minutes=1))
+    stopped_by_failure(
+        session,
+        "host:1",
+        "its scheduler's thread died: OperationalError: database is locked",
+        NOW - timedelta(seconds=5),
+    )
+    stopped = client.get("/readyz")
+    beat(session, "host:2", NOW, NOW)  # its supervisor started another
+    restarted = client.get("/readyz")
+
+    assert stopped.status_code == 503
+    assert stopped.json()["checks"]["scheduler"] is False
+    assert stopped.json()["problems"] == [
+        f"the worker host:1 stopped at {NOW - timedelta(seconds=5):%Y-%m-%d %H:%M:%S} UTC: "
+        "its scheduler's thread died: OperationalError: database is locked"
+    ]
+    assert restarted.status_code == 200 and restarted.json()["problems"] == []
 
 
 def test_readyz_fails_when_every_enabled_source_is_failing(

@@ -1,5 +1,5 @@
-"""The worker: its jobs and their schedules, a missed run run once on return, and a clean stop
-on SIGTERM."""
+"""The worker: its jobs and their schedules, a missed run run once on return, a clean stop
+on SIGTERM, and an exit saying why when its scheduler can no longer run jobs."""
 
 import os
 import signal
@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 import alerter.worker
 from alerter.config import Settings
+from alerter.health import readiness
 from alerter.worker import build_scheduler
+from tests.fake_web import free_port
 
 
 @pytest.fixture
@@ -99,3 +101,53 @@ def test_sigterm_stops_the_worker_cleanly(worker_settings: Settings) -> None:
     assert "worker started" in started
     assert worker.returncode == 0, rest
     assert "worker stopped" in rest
+
+
+# The worker, started as a supervisor starts it, with a job store that fails as a busy SQLite
+# did: "database is locked" while recording a job's next run, which ends APScheduler's thread.
+LOCKED_JOB_STORE = """
+import sqlite3
+import sqlalchemy as sa
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+def locked(self, job):
+    raise sa.exc.OperationalError(
+        "UPDATE apscheduler_jobs", {}, sqlite3.OperationalError("database is locked")
+    )
+
+SQLAlchemyJobStore.update_job = locked
+from alerter.cli import app
+app()
+"""
+
+
+@pytest.mark.parametrize("command", [["worker"], ["run", "--port", "free"]])
+def test_a_worker_whose_scheduler_dies_exits_non_zero_saying_why(
+    worker_settings: Settings, engine: sa.Engine, command: list[str]
+) -> None:
+    before = build_scheduler(worker_settings)
+    before.modify_job("watch", next_run_time=datetime.now(UTC))  # due as soon as it starts
+    before.shutdown(wait=False)
+    command = [str(free_port()) if part == "free" else part for part in command]
+
+    worker = subprocess.Popen(
+        [sys.executable, "-c", LOCKED_JOB_STORE, *command],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        errors = worker.communicate(timeout=120)[1]
+    finally:
+        worker.kill()
+    ready = readiness(engine, datetime.now(UTC))
+
+    assert worker.returncode == 1, errors
+    assert "error: the worker stopped: its scheduler's thread died: OperationalError" in errors
+    assert "database is locked" in errors
+    assert "a supervisor can restart the worker" in errors
+    assert not ready.scheduler
+    assert "stopped at" in ready.problems[0]
+    assert "its scheduler's thread died" in ready.problems[0]
+    assert "database is locked" in ready.problems[0]
