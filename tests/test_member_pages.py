@@ -12,12 +12,15 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 import subscriptions.tokens
+import subscriptions.web.member_pages
 from alerter.config import Settings
+from alerter.delivery import transport_for
 from subscriptions.members import find_member, topics_of
-from subscriptions.models import Member, MemberStatus
+from subscriptions.models import Attempt, Member, MemberStatus
 from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 from subscriptions.web.app import create_app
+from tests.mail_spy import SeenWhenSent
 from tests.newsroom import add_subscriber, store_item
 from tests.web_forms import csrf
 
@@ -399,3 +402,31 @@ def test_a_member_chooses_deadline_reminders_on_the_manage_page(
         after_unticking = session.get(Member, jo)
         assert after_unticking is not None and not after_unticking.deadline_reminders
     assert 'name="deadline_reminders" value="true" checked' in ticked.text
+
+
+def saved_state(session: Session) -> tuple[str | None, int]:
+    """What is committed: Jo's status, and how many attempts were counted."""
+    member = find_member(session, "jo@foundry.example")
+    return (member.status if member else None, len(session.exec(sa.select(Attempt.id)).all()))
+
+
+def test_a_sign_up_and_a_new_link_are_saved_before_their_email_goes(
+    client: TestClient, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spies: list[SeenWhenSent] = []
+
+    def spying(settings: Settings) -> SeenWhenSent:
+        spies.append(SeenWhenSent(transport_for(settings), engine, saved_state))
+        return spies[-1]
+
+    monkeypatch.setattr(subscriptions.web.member_pages, "transport_for", spying)
+    sign_up(client)
+    token = last_link(client.app.state.settings.outbox_dir, "confirm").rsplit("/", 1)[1]
+    client.post(
+        "/links/resend",
+        data={"csrf_token": csrf(client.get("/signup").text), "token": token, "purpose": "confirm"},
+    )
+
+    # Each email went after its request's writes were committed (the sign-up's member and
+    # attempts; the resend's attempt): nothing was locked while the mail service answered.
+    assert [spy.seen for spy in spies] == [[(MemberStatus.PENDING, 2)], [(MemberStatus.PENDING, 4)]]

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
+from alerter.delivery import transport_for
 from alerter.labelling import classify_items, load_classifier, topics_of
 from alerter.models import Delivery, Source
 from alerter.sources.base import Entry
@@ -27,6 +28,7 @@ from subscriptions.staff import create_staff
 from subscriptions.web import staff_pages
 from subscriptions.web.app import create_app
 from tests.live_server import serving
+from tests.mail_spy import SeenWhenSent
 from tests.newsroom import weekly_run
 from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
@@ -408,6 +410,30 @@ def test_health_answers_while_a_large_import_is_being_stored(
     assert health.status_code == 200
     with Session(engine) as session:
         assert len(session.exec(select(Member)).all()) == 2000
+
+
+def test_a_member_staff_add_is_saved_before_their_confirmation_goes(
+    client: TestClient, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def saved_status(session: Session) -> str | None:
+        member = find_member(session, "dev@forge.example")
+        return member.status if member else None
+
+    spies: list[SeenWhenSent] = []
+
+    def spying(settings: Settings) -> SeenWhenSent:
+        spies.append(SeenWhenSent(transport_for(settings), engine, saved_status))
+        return spies[-1]
+
+    monkeypatch.setattr(staff_pages, "transport_for", spying)
+    page = sign_in(client).text
+    added = client.post(
+        "/staff/members/new",
+        data={"csrf_token": csrf(page), "email": "dev@forge.example", "topics": ["energy"]},
+    )
+
+    assert added.status_code == 200 and "dev@forge.example" in added.text
+    assert [spy.seen for spy in spies] == [[MemberStatus.PENDING]]
 
 
 def test_erasing_a_member_needs_their_address_typed_to_confirm(

@@ -185,6 +185,7 @@ def signup(
         frequency=how_often,
         now=now,
     )
+    session.commit()  # saved before the email goes: no lock is held while a mail service answers
     transport = transport_for(settings)
     if result.send == "confirm":
         send_confirmation(settings, transport, result.member)
@@ -407,6 +408,7 @@ def resend_link(
     if member_id is None:
         return _invalid_link(request)
     member = session.get(Member, member_id)
+    session.commit()  # the attempt counted before the email goes (no lock held while it does)
     if member is not None and member.email:
         transport = transport_for(settings)
         if member.status == MemberStatus.PENDING:

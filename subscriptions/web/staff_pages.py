@@ -271,6 +271,7 @@ def new_member(
             chosen_topics=set(topics),
             frequency=frequency,
         )
+    session.commit()  # saved before the email goes: no lock is held while a mail service answers
     if not consent_confirmed:
         send_confirmation(settings, transport_for(settings), member)
     return RedirectResponse(f"/staff/members/{member.id}", status_code=303)
