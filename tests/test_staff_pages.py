@@ -71,7 +71,7 @@ def table_rows(html: str) -> list[list[str]]:
     return [
         [
             unescape(re.sub(r"<[^>]+>", "", cell))
-            for cell in re.findall(r"<td>(.*?)</td>", row, re.S)
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         ]
         for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
     ]
