@@ -1,5 +1,7 @@
 """Headers on every response and the request-size limit, through the app."""
 
+import contextlib
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlmodel import Session
 from alerter.config import Settings
 from subscriptions.staff import create_staff
 from subscriptions.web.app import MAX_FORM_BYTES, create_app
+from tests.live_server import serving
 from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -82,6 +85,32 @@ def test_a_streamed_body_without_a_length_is_counted_and_refused(client: TestCli
     )
 
     assert response.status_code == 413
+
+
+def test_a_streamed_body_is_counted_even_beside_a_small_content_length(
+    settings: Settings, engine: sa.Engine
+) -> None:
+    """Sent with both headers, the body is read as chunked (as HTTP says): 1 MB of it under a
+    Content-Length of 10 is still more than a form may be."""
+    chunk = b"x" * 10_000
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(100)) + b"0\r\n\r\n"
+    head = (
+        b"POST /signup HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    app_settings = settings.model_copy(update={"secret_key": "s"})
+
+    with serving(lambda base_url: create_app(app_settings, engine)) as base_url:
+        host, port = base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(head)
+            # The server may close the connection once it has refused the request.
+            with contextlib.suppress(OSError):
+                connection.sendall(body)
+            status_line = connection.makefile("rb").readline()
+
+    assert status_line.startswith(b"HTTP/1.1 413")
 
 
 def test_a_small_streamed_body_reaches_the_app_whole(client: TestClient) -> None:

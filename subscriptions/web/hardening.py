@@ -43,8 +43,8 @@ class SecurityHeaders:
 
 class BodyLimit:
     """Refuse (413) a request whose body is larger than its path allows: at once when its
-    Content-Length says so, and by counting when it is streamed without one, before the app
-    reads any of it. A request that passes is handed on unchanged."""
+    Content-Length says so, and otherwise by counting what arrives, before the app reads any
+    of it. A request that passes is handed on unchanged."""
 
     def __init__(self, app: ASGIApp, *, default: int, by_path: Mapping[str, int]) -> None:
         self.app = app
@@ -57,13 +57,11 @@ class BodyLimit:
             return
         limit = self.by_path.get(scope["path"], self.default)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > limit:
-                await _too_large(limit, scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit, scope, receive, send)
             return
-        # Streamed (chunked): read up to the limit, then hand on what was read.
+        # Counted whatever Content-Length says: a chunked body sent beside a small length is
+        # read in full by the server. Read up to the limit, then hand on what was read.
         received: list[Message] = []
         size = 0
         while True:
