@@ -17,9 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A plain "0" default, not sa.false(): with an expression SQLite would rebuild the member
+    # table, and dropping it under its consent log fails while foreign keys are on.
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("deadline_reminders", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("deadline_reminders", sa.Boolean(), nullable=False, server_default="0")
         )
         batch_op.add_column(
             sa.Column("calendar_version", sa.Integer(), nullable=False, server_default="0")
