@@ -33,19 +33,18 @@ class Deadline:
     responding_by: date | None = None
 
 
-def open_deadlines(session: Session, topics: Sequence[str], now: datetime) -> list[Deadline]:
-    """Consultations and calls for evidence on any of `topics` not yet closed (forthcoming
-    ones included: their closing date is known), soonest first."""
-    tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(list(topics)))
-    items = session.exec(
-        select(Item)
-        .where(
-            col(Item.document_type).in_(CALENDAR_TYPES),
-            col(Item.closes_at) > now - timedelta(days=1),
-            col(Item.id).in_(tagged),
-        )
-        .order_by(col(Item.closes_at), col(Item.id))
-    ).all()
+def open_deadlines(session: Session, topics: Sequence[str] | None, now: datetime) -> list[Deadline]:
+    """Consultations and calls for evidence not yet closed (forthcoming ones included: their
+    closing date is known) on any of `topics` (on any topic or none, when None), soonest
+    first."""
+    query = select(Item).where(
+        col(Item.document_type).in_(CALENDAR_TYPES),
+        col(Item.closes_at) > now - timedelta(days=1),
+    )
+    if topics is not None:
+        tagged = select(ItemTopic.item_id).where(col(ItemTopic.topic_id).in_(list(topics)))
+        query = query.where(col(Item.id).in_(tagged))
+    items = session.exec(query.order_by(col(Item.closes_at), col(Item.id))).all()
     current = [item for item in items if item.closes_at and is_open(item.closes_at, now)]
     responses = {
         response.item_id: response.respond_by

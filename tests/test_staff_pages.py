@@ -44,6 +44,7 @@ STAFF_PAGES = [
     "/staff/bulletins",
     "/staff/bulletins/new",
     "/staff/deliveries",
+    "/staff/deadlines",
 ]
 
 

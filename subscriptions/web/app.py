@@ -19,6 +19,7 @@ from subscriptions.web import (
     member_pages,
     staff_auth,
     staff_bulletins,
+    staff_deadlines,
     staff_pages,
     webhooks,
 )
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(staff_auth.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_bulletins.router)
+    app.include_router(staff_deadlines.router)
     app.include_router(archive_pages.router)
     app.include_router(calendar_feeds.router)
     app.include_router(webhooks.router)

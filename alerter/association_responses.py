@@ -1,0 +1,51 @@
+"""The association's own responses to consultations and calls for evidence: staff mark one as
+"the association is responding" with an earlier deadline for members' views, which members
+then see beside the item (digests, the news page, reminders, calendars)."""
+
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from alerter.deadlines import CALENDAR_TYPES, UK, closing_date, is_open, short_date
+from alerter.models import AssociationResponse, Item
+
+
+class ResponseError(ValueError):
+    """Why this item cannot be marked, in words staff can act on."""
+
+
+def mark_responding(
+    session: Session, item_id: int, respond_by: date, *, by: str, now: datetime
+) -> AssociationResponse:
+    """Record (or move) the association's deadline for members' views on an open item: from
+    today to the item's own closing date."""
+    item = session.get(Item, item_id)
+    if item is None or item.document_type not in CALENDAR_TYPES or item.closes_at is None:
+        raise ResponseError(f"item {item_id} is not a consultation or call for evidence")
+    if not is_open(item.closes_at, now):
+        raise ResponseError(f"{item.title!r} has closed")
+    today, closes = now.astimezone(UK).date(), closing_date(item.closes_at)
+    if not today <= respond_by <= closes:
+        raise ResponseError(
+            f"the association's deadline must be between today and the closing date, "
+            f"{short_date(closes, today)}"
+        )
+    response = session.exec(
+        select(AssociationResponse).where(AssociationResponse.item_id == item_id)
+    ).first() or AssociationResponse(item_id=item_id, respond_by=respond_by, marked_by=by)
+    response.respond_by, response.marked_by, response.marked_at = respond_by, by, now
+    session.add(response)
+    session.commit()
+    return response
+
+
+def stop_responding(session: Session, item_id: int) -> bool:
+    """The association is no longer responding; False if it was not marked."""
+    response = session.exec(
+        select(AssociationResponse).where(AssociationResponse.item_id == item_id)
+    ).first()
+    if response is None:
+        return False
+    session.delete(response)
+    session.commit()
+    return True
