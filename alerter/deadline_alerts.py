@@ -211,7 +211,7 @@ def reminder_mailing(
     gone, closed, or its closing date moved since the row was planned (the new date has its
     own reminders)."""
     item_id, step, planned_date = parse_reminder_period(period)
-    item = session.get(Item, item_id)
+    item = session.get(Item, item_id, populate_existing=True)  # fresh: it may just have moved
     if item is None or item.closes_at is None:
         return None
     if closing_date(item.closes_at) != planned_date or not is_open(item.closes_at, now):
@@ -233,7 +233,7 @@ def outcome_mailing(
     session: Session, period: str, taxonomy: Taxonomy, now: datetime
 ) -> Mailing | None:
     """The outcome alert a ledger row stands for, or None when the item has gone."""
-    item = session.get(Item, int(period))
+    item = session.get(Item, int(period), populate_existing=True)
     if item is None:
         return None
     about = _deadline_item(session, item, taxonomy, now)
