@@ -27,11 +27,17 @@ class Recipient:
     unsubscribe_url: str
     more_url: str  # where the items left out by the cap can be seen
     key: str | None = None  # the delivery ledger row's id
+    message_token: str | None = None  # that row's Message-ID token
+    unsubscribe_mailto: str | None = None  # where unsubscribing by email goes, if anywhere
 
 
 def personalization(recipient: Recipient) -> Personalization:
-    """The recipient's values for the tags, and List-Unsubscribe for one-click unsubscribing."""
+    """The recipient's values for the tags, and List-Unsubscribe for one-click unsubscribing
+    (RFC 8058), with an address to write to beside it when there is one."""
     first_name = recipient.name.split()[0] if recipient.name.strip() else ""
+    unsubscribe = f"<{recipient.unsubscribe_url}>"
+    if recipient.unsubscribe_mailto:
+        unsubscribe += f", <mailto:{recipient.unsubscribe_mailto}?subject=unsubscribe>"
     return Personalization(
         to=recipient.email,
         values={
@@ -41,10 +47,11 @@ def personalization(recipient: Recipient) -> Personalization:
             "more_url": recipient.more_url,
         },
         headers={
-            "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
+            "List-Unsubscribe": unsubscribe,
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
         key=recipient.key,
+        message_token=recipient.message_token,
     )
 
 

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="alerts@alerter.example", description="The From address of every email"
     )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$",
+        description="An address that takes unsubscribe requests by email, offered in "
+        "List-Unsubscribe beside the one-click link; unset, the link alone",
+    )
     outbox_dir: Path = Field(
         default=Path("outbox"), description="Where the outbox mail backend writes .eml files"
     )

@@ -1,5 +1,6 @@
 """Tables owned by the worker: sources, the items they publish, and which source saw which item."""
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -206,6 +207,16 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = utc_column()
     error: str | None = None
+    # Random, made with the row: its email's Message-ID, the same on every retry of this
+    # delivery and never that of another one, even in a database made again from scratch.
+    message_token: str = Field(
+        max_length=32, sa_column_kwargs={"default": lambda: new_message_token()}
+    )
+
+
+def new_message_token() -> str:
+    """A delivery's Message-ID token: 128 random bits."""
+    return secrets.token_hex(16)
 
 
 class MailBatch(SQLModel, table=True):

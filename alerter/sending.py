@@ -481,6 +481,7 @@ class _SendRun:
                     _DELIVERIES.c.period,
                     _DELIVERIES.c.content_key,
                     _DELIVERIES.c.item_ids,
+                    _DELIVERIES.c.message_token,
                 ).where(among(self.session, _DELIVERIES.c.id, ids))
             )
         ]
@@ -536,7 +537,9 @@ class _SendRun:
 
     def _personalization(self, delivery: "_Claimed", member: Subscriber) -> Personalization:
         if delivery.kind == CONFIRMATION:
-            return confirmation_recipient(self.settings, member, str(delivery.id))
+            return confirmation_recipient(
+                self.settings, member, str(delivery.id), delivery.message_token
+            )
         return personalization(_recipient(self.settings, member, delivery))
 
     def _cannot_build(self, deliveries: list["_Claimed"], error: Exception) -> None:
@@ -941,6 +944,7 @@ class _Claimed:
     period: str
     content_key: str
     item_ids: list[int]
+    message_token: str
 
 
 @dataclass
@@ -977,6 +981,8 @@ def _recipient(settings: Settings, member: Subscriber, delivery: "_Claimed | Non
         member_link(settings, member, Purpose.UNSUBSCRIBE),
         news_link(manage),
         key=str(delivery.id) if delivery else None,
+        message_token=delivery.message_token if delivery else None,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
     )
 
 

@@ -66,9 +66,13 @@ def confirmation_mailing() -> Mailing:
 
 
 def confirmation_recipient(
-    settings: Settings, member: Addressee, key: str | None = None
+    settings: Settings,
+    member: Addressee,
+    key: str | None = None,
+    message_token: str | None = None,
 ) -> Personalization:
-    """A member's values for the confirmation email; `key` is its ledger row's id."""
+    """A member's values for the confirmation email; `key` is its ledger row's id and
+    `message_token` that row's."""
     assert member.email is not None
     return Personalization(
         to=member.email,
@@ -78,6 +82,7 @@ def confirmation_recipient(
             "manage_url": member_link(settings, member, Purpose.MANAGE),
         },
         key=key,
+        message_token=message_token,
     )
 
 

@@ -8,6 +8,7 @@ from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.delivery.message import to_mime
 from alerter.digest import DigestItem, build_digest
 from alerter.topics import load_taxonomy
+from tests.raw_mail import raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -61,10 +62,26 @@ def test_the_email_offers_one_click_unsubscribing() -> None:
         kind="digest-weekly",
     )
 
-    message = to_mime(email, "alerts@alerter.example")
+    headers = raw_headers(to_mime(email, "alerts@alerter.example").as_bytes())
 
-    assert message["List-Unsubscribe"] == "<https://alerts.example/unsubscribe/u>"
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers[b"List-Unsubscribe"] == b"<https://alerts.example/unsubscribe/u>"
+    assert headers[b"List-Unsubscribe-Post"] == b"List-Unsubscribe=One-Click"
+
+
+def test_an_unsubscribe_address_is_offered_beside_the_link_when_there_is_one() -> None:
+    email = digest_email(
+        build_digest(items(1), ["tariffs"], TAXONOMY, now=MONDAY),
+        replace(JO, unsubscribe_mailto="unsubscribe@alfed.example"),
+        heading="Alerts",
+        kind="digest-weekly",
+    )
+
+    headers = raw_headers(to_mime(email, "alerts@alerter.example").as_bytes())
+
+    assert unfolded(headers[b"List-Unsubscribe"]) == (
+        b"<https://alerts.example/unsubscribe/u>,"
+        b" <mailto:unsubscribe@alfed.example?subject=unsubscribe>"
+    )
 
 
 def test_feed_text_is_escaped_in_the_html_part() -> None:

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -46,3 +47,33 @@ def test_a_database_with_members_upgrades_to_the_latest_schema(tmp_path: Path) -
             "jo@foundry.example"
         ]
         assert connection.execute(sa.text("SELECT count(*) FROM consent_event")).scalar() == 1
+
+
+def test_deliveries_planned_before_message_tokens_each_get_their_own(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'alerter.db'}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0011")
+        connection.execute(
+            sa.text(
+                "INSERT INTO member (id, email, email_hash, name, organisation, frequency, status,"
+                " created_at) VALUES (1, 'jo@foundry.example', 'h', 'Jo', 'Foundry', 'weekly',"
+                " 'active', '2026-03-02 09:00:00')"
+            )
+        )
+        for period in ("2026-W10", "2026-W11"):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO delivery (member_id, kind, period, status, window_start,"
+                    " window_end, item_ids, planned_at, content_key, attempts) VALUES (1,"
+                    " 'digest-weekly', :period, 'planned', '2026-03-02 07:00:00',"
+                    " '2026-03-09 07:00:00', '[]', '2026-03-09 07:00:00', '', 0)"
+                ),
+                {"period": period},
+            )
+
+    migrate(engine)
+
+    with engine.connect() as connection:
+        tokens = connection.execute(sa.text("SELECT message_token FROM delivery")).scalars().all()
+    assert len(set(tokens)) == 2
+    assert all(re.fullmatch("[0-9a-f]{32}", token) for token in tokens)

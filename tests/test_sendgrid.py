@@ -170,6 +170,29 @@ def test_members_with_the_same_content_share_one_request_with_their_own_values(
     assert {d.delivery_id for d in mail.values()} == {str(row.id) for row in rows(session)}
 
 
+def test_each_personalization_carries_list_unsubscribe_with_the_address_and_one_click(
+    session: Session,
+    sg_settings: Settings,
+    sendgrid: FakeSendGrid,
+    three_members: None,
+    clock: Clock,
+) -> None:
+    settings = sg_settings.model_copy(update={"unsubscribe_mailto": "leave@alfed.example"})
+
+    run(session, settings, clock)
+
+    personalizations = [p for body in sendgrid.accepted for p in body["personalizations"]]
+    assert len(personalizations) == 3
+    for personalization in personalizations:
+        # The values SendGrid writes into the headers, exactly as a mail client must read them.
+        headers = personalization["headers"]
+        link, mailto = headers["List-Unsubscribe"].split(", ")
+        assert link.startswith("<http://127.0.0.1:8000/unsubscribe/") and link.endswith(">")
+        assert mailto == "<mailto:leave@alfed.example?subject=unsubscribe>"
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert sorted(headers) == ["List-Unsubscribe", "List-Unsubscribe-Post"]
+
+
 def test_a_name_is_escaped_in_the_html_part(
     session: Session, sg_settings: Settings, sendgrid: FakeSendGrid, clock: Clock
 ) -> None:

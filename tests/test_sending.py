@@ -1,6 +1,7 @@
 """Digest runs over the delivery ledger: each member's digest is sent once, whatever happens."""
 
 import email
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from alerter.topics import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
 from tests.newsroom import Clock, add_subscriber, store_item
+from tests.raw_mail import decoded, raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday
@@ -167,6 +169,84 @@ def test_a_sender_that_died_after_sending_is_taken_over_without_a_duplicate(
     assert sent_to(outbox) == ["ann@alfed.example"]  # the same file, written again
     [row] = session.exec(select(Delivery)).all()
     assert (row.status, row.attempts) == ("sent", 2)
+
+
+def message_ids(outbox: OutboxTransport) -> set[bytes]:
+    return {raw_headers(p.read_bytes())[b"Message-ID"] for p in outbox.folder.glob("*.eml")}
+
+
+def test_a_digest_sent_again_after_a_crash_keeps_its_message_id(
+    session: Session,
+    outbox: OutboxTransport,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    import alerter.sending
+
+    def die_before_marking(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
+    with pytest.raises(SystemExit):
+        run(session, outbox, app_settings, NEXT_MONDAY)
+    monkeypatch.undo()
+    session.rollback()
+    first = message_ids(outbox)
+
+    run(
+        session,
+        outbox,
+        app_settings,
+        NEXT_MONDAY + timedelta(seconds=app_settings.delivery_lease_seconds + 60),
+    )
+
+    [row] = session.exec(select(Delivery)).all()
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert message_ids(outbox) == first == {f"<{row.message_token}@alerter.example>".encode()}
+
+
+def test_message_ids_never_repeat_even_in_a_ledger_made_again_from_scratch(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    member(session, "bob@cmf.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    run(session, outbox, app_settings, NEXT_MONDAY)
+    before = message_ids(outbox)
+    ids_before = {d.id for d in session.exec(select(Delivery))}
+    session.execute(sa.delete(Delivery))  # as if the database were made again
+    session.commit()
+
+    again = OutboxTransport(outbox.folder.parent / "again", outbox.mail_from)
+
+    run(session, again, app_settings, NEXT_MONDAY)
+
+    after = message_ids(again)
+    assert len(before) == 2 and len(after) == 2 and not before & after
+    # SQLite numbers the new rows as the old ones were numbered; the Message-IDs differ anyway.
+    if session.get_bind().dialect.name == "sqlite":
+        assert {d.id for d in session.exec(select(Delivery))} == ids_before
+
+
+def test_the_outbox_writes_list_unsubscribe_raw_with_the_unsubscribe_address(
+    session: Session, outbox: OutboxTransport, app_settings: Settings
+) -> None:
+    member(session, "ann@alfed.example", ["tariffs"])
+    store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
+    settings = app_settings.model_copy(update={"unsubscribe_mailto": "leave@alfed.example"})
+
+    run(session, outbox, settings, NEXT_MONDAY)
+
+    [path] = outbox.folder.glob("*.eml")
+    headers = raw_headers(path.read_bytes())  # CRLF, line lengths and ASCII checked too
+    link, mailto = unfolded(headers[b"List-Unsubscribe"]).split(b", ")
+    assert re.fullmatch(rb"<http://127\.0\.0\.1:8000/unsubscribe/[A-Za-z0-9._%-]+>", link)
+    assert mailto == b"<mailto:leave@alfed.example?subject=unsubscribe>"
+    assert headers[b"List-Unsubscribe-Post"] == b"List-Unsubscribe=One-Click"
+    assert decoded(headers[b"Subject"]) == "Your weekly policy alerts: 1 new item"
+    assert headers[b"To"] == b"ann@alfed.example"
 
 
 def test_two_planners_never_plan_a_member_twice(

@@ -4,6 +4,7 @@ leaving everything for the next run."""
 
 import email
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -22,6 +23,7 @@ from subscriptions.members import find_member
 from subscriptions.models import Frequency
 from tests.fake_web import free_port
 from tests.newsroom import Clock, add_subscriber, store_item
+from tests.raw_mail import raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -33,6 +35,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.raw: list[bytes] = []  # each message's bytes as they came over the wire
         self.refuse: set[str] = set()
 
     async def handle_RCPT(
@@ -45,6 +48,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
+        self.raw.append(envelope.original_content)
         return "250 Message accepted"
 
 
@@ -111,9 +115,30 @@ def test_each_member_gets_one_message_with_both_parts_and_their_own_links(
     assert "Hello Ann," in text and "anti-dumping duties" in text
     assert ann["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert ann["List-Unsubscribe"] != by_address["bob@castings.example"]["List-Unsubscribe"]
-    # The Message-ID names the ledger row, so a copy sent again after a crash is the same one.
-    delivery_ids = {str(d.id) for d in session.exec(select(Delivery))}
-    assert {m["Message-ID"].split(".")[1].split("@")[0] for m in server.messages} == delivery_ids
+    # The Message-ID is the ledger row's token: a copy sent again after a crash is the same one.
+    tokens = {d.message_token for d in session.exec(select(Delivery))}
+    assert {m["Message-ID"] for m in server.messages} == {f"<{t}@cmf.example>" for t in tokens}
+
+
+def test_the_headers_go_over_the_wire_raw_with_the_unsubscribe_address(
+    session: Session, settings: Settings, mailbox: tuple[Mailbox, int], two_members: None
+) -> None:
+    server, port = mailbox
+    mailto = smtp_settings(settings, port).model_copy(
+        update={"unsubscribe_mailto": "leave@cmf.example"}
+    )
+
+    run(session, mailto, [])
+
+    assert len(server.raw) == 2
+    for message in server.raw:
+        headers = raw_headers(message)  # CRLF, line lengths, ASCII and encoded words checked
+        link, address = unfolded(headers[b"List-Unsubscribe"]).split(b", ")
+        assert link.startswith(b"<http://127.0.0.1:8000/unsubscribe/") and link.endswith(b">")
+        assert address == b"<mailto:leave@cmf.example?subject=unsubscribe>"
+        assert headers[b"List-Unsubscribe-Post"] == b"List-Unsubscribe=One-Click"
+        assert headers[b"From"] == b"CMF alerts <alerts@cmf.example>"
+        assert re.fullmatch(rb"<[0-9a-f]{32}@cmf\.example>", headers[b"Message-ID"])
 
 
 def test_a_refused_recipient_fails_with_the_servers_answer_and_the_other_is_sent(

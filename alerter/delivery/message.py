@@ -5,10 +5,14 @@ tags (the recipient's greeting and links) that each recipient's `Personalization
 does the filling itself, which is what lets members with the same content share one request;
 the other transports call `expand` for each recipient."""
 
+import re
 from dataclasses import dataclass, field
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.policy import SMTP, Policy
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Personalization:
     values: dict[str, str]  # tag name -> this recipient's text, e.g. greeting, manage_url
     headers: dict[str, str] = field(default_factory=dict)  # List-Unsubscribe with their link
     key: str | None = None  # the delivery ledger row's id, when the email has one
+    message_token: str | None = None  # that row's token, its Message-ID on every retry
 
     def substitutions(self) -> dict[str, str]:
         """Every tag of this recipient with its replacement, in both parts' forms."""
@@ -81,23 +86,64 @@ class Mailing:
         return Mailing(self.subject, self.text, self.html, self.kind, recipients)
 
 
-def single(email: Email, key: str | None = None) -> Mailing:
+def single(email: Email) -> Mailing:
     """A finished email as a mailing to its one recipient."""
-    recipient = Personalization(email.to, {}, email.headers, key)
+    recipient = Personalization(email.to, {}, email.headers)
     return Mailing(email.subject, email.text, email.html, email.kind, (recipient,))
 
 
-def to_mime(email: Email, mail_from: str, key: str | None = None) -> EmailMessage:
+# RFC 5322's limit on a line, CRLF aside.
+MAX_LINE = 998
+_BRACKETED = re.compile(r"<[^>]*>")
+
+
+class ListHeader(UnstructuredHeader, BaseHeader):
+    """A header that lists <URI>s (RFC 2369's List-Unsubscribe): written as it is, since a
+    mail client reads only the raw form (an encoded word hides the unsubscribe button), and
+    folded only after a comma between two of them."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        if not value.isascii():
+            raise ValueError(f"a list header takes ASCII URIs only: {value!r}")
+        super().parse(value, kwds)
+
+    def fold(self, *, policy: Policy) -> str:
+        width = policy.max_line_length or MAX_LINE
+        uris = _BRACKETED.findall(str(self)) or [str(self)]
+        lines = [f"{self.name}: {uris[0]}"]
+        for uri in uris[1:]:
+            if len(lines[-1]) + len(", ") + len(uri) <= width:
+                lines[-1] += f", {uri}"
+            else:
+                lines[-1] += ","
+                lines.append(f" {uri}")
+        return "".join(line + policy.linesep for line in lines)
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", ListHeader)
+# CRLF line ends, as on the wire and in .eml files; bodies in quoted-printable or base64, so
+# the message is ASCII and no relay has to know 8BITMIME.
+POLICY = SMTP.clone(header_factory=_HEADERS, cte_type="7bit")
+
+
+def message_id(mail_from: str, token: str | None) -> str:
+    """The Message-ID: a delivery's token, the same whenever that delivery is sent (a copy
+    sent again after a crash is one message to the receiving side), or a fresh one."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "alerter.invalid"
+    return f"<{token}@{domain}>" if token else make_msgid(domain=domain)
+
+
+def to_mime(email: Email, mail_from: str, message_token: str | None = None) -> EmailMessage:
     """A multipart/alternative message: the plain-text part first, the HTML part preferred.
-    With a ledger `key`, the Message-ID is fixed, so a copy sent again after a crash is one
-    message to the receiving side, not two."""
-    domain = mail_from.rpartition("@")[2] or "alerter.invalid"
-    message = EmailMessage()
+    `as_bytes()` gives it as it goes on the wire."""
+    message = EmailMessage(policy=POLICY)
     message["From"] = mail_from
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = f"<alerter.{key}@{domain}>" if key else make_msgid(domain=domain)
+    message["Message-ID"] = message_id(mail_from, message_token)
     for name, value in email.headers.items():
         message[name] = value
     message.set_content(email.text)

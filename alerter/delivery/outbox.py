@@ -35,7 +35,7 @@ class OutboxTransport:
             )
             path = self.folder / f"{name}.eml"
             draft = path.with_suffix(".part")
-            draft.write_bytes(to_mime(email, self.mail_from, recipient.key).as_bytes())
+            draft.write_bytes(to_mime(email, self.mail_from, recipient.message_token).as_bytes())
             os.replace(draft, path)
 
     def open_batch(self, now: datetime) -> SendBatch | None:

@@ -41,7 +41,7 @@ class SmtpTransport:
                 for recipient in mailing.recipients:
                     self.requests += 1
                     email = mailing.expand(recipient)
-                    connection.send_message(to_mime(email, self.mail_from, recipient.key))
+                    connection.send_message(to_mime(email, self.mail_from, recipient.message_token))
         except smtplib.SMTPRecipientsRefused as error:
             # The server's answers without the addresses, which must not reach the logs.
             answers = "; ".join(
