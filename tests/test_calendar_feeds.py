@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from alerter.config import Settings
+from subscriptions.members import unsubscribe
 from subscriptions.models import Member
 from subscriptions.notices import calendar_link, member_link
 from subscriptions.tokens import Purpose
@@ -98,3 +99,12 @@ def test_a_topics_feed_is_public(client: TestClient, jo: Member) -> None:
     assert feed.status_code == 200
     assert summaries(feed.content) == ["Closes: Apprenticeship levy reform"]
     assert client.get("/topics/no-such-topic/calendar.ics").status_code == 404
+
+
+def test_unsubscribing_stops_the_members_feed(
+    client: TestClient, jo: Member, app_settings: Settings, session: Session
+) -> None:
+    unsubscribe(session, jo, "unsubscribe link", NOW)
+    session.commit()
+
+    assert client.get(calendar_link(app_settings, jo)).status_code == 404

@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, Response
 from alerter.calendar import calendar_feed, open_deadlines
 from alerter.config import secret_key
 from subscriptions.members import topics_of
-from subscriptions.models import Member
+from subscriptions.models import Member, MemberStatus
 from subscriptions.tokens import TokenInvalid, matches, read_calendar_token
 from subscriptions.web.deps import ClockDep, SessionDep, SettingsDep
 
@@ -37,6 +37,8 @@ def member_calendar(
         or version != member.calendar_version
     ):
         return _not_found("This calendar link has been replaced or is no longer valid.")
+    if member.status != MemberStatus.ACTIVE:  # unsubscribing stops everything
+        return _not_found("This calendar stopped when its member unsubscribed.")
     assert member.id is not None
     deadlines = open_deadlines(session, topics_of(session, member.id), clock())
     body = calendar_feed("Consultations on your topics", deadlines, base_url=settings.base_url)
