@@ -1,12 +1,13 @@
-"""The association's own responses to consultations and calls for evidence: staff mark one as
-"the association is responding" with an earlier deadline for members' views, which members
-then see beside the item (digests, the news page, reminders, calendars)."""
+"""The association's own responses to consultations, calls for evidence and committee
+inquiries: staff mark one as "the association is responding" with an earlier deadline for
+members' views, which members then see beside the item (digests, the news page, reminders,
+calendars)."""
 
 from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from alerter.deadlines import CALENDAR_TYPES, UK, closing_date, is_open, short_date
+from alerter.deadlines import DEADLINE_TYPES, UK, closing_date, is_open, short_date
 from alerter.models import AssociationResponse, Item
 
 
@@ -20,8 +21,8 @@ def mark_responding(
     """Record (or move) the association's deadline for members' views on an open item: from
     today to the item's own closing date."""
     item = session.get(Item, item_id)
-    if item is None or item.document_type not in CALENDAR_TYPES or item.closes_at is None:
-        raise ResponseError(f"item {item_id} is not a consultation or call for evidence")
+    if item is None or item.document_type not in DEADLINE_TYPES or item.closes_at is None:
+        raise ResponseError(f"item {item_id} is not a consultation, call for evidence or inquiry")
     if not is_open(item.closes_at, now):
         raise ResponseError(f"{item.title!r} has closed")
     today, closes = now.astimezone(UK).date(), closing_date(item.closes_at)

@@ -1,6 +1,7 @@
-"""Calendar feeds (iCalendar, RFC 5545) of the consultations and calls for evidence open on some
-topics: one event per item on its closing date, and one on the association's own deadline when
-staff said it is responding. `icalendar` writes the text (escaping, line folding, CRLF).
+"""Calendar feeds (iCalendar, RFC 5545) of the consultations, calls for evidence and committee
+inquiries open on some topics: one event per item on its closing date, and one on the
+association's own deadline when staff said it is responding. `icalendar` writes the text
+(escaping, line folding, CRLF).
 
 Each event's UID is the item's, so a calendar that subscribes updates the event in place when
 the closing date moves; DTSTAMP is when alerter last saw the item change."""
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 import icalendar
 from sqlmodel import Session, col, select
 
-from alerter.deadlines import CALENDAR_TYPES, closing_date, is_all_day, is_open
+from alerter.deadlines import DEADLINE_TYPES, closing_date, is_all_day, is_open
 from alerter.models import AssociationResponse, Item, ItemTopic
 
 PRODID = "-//alerter//Consultation deadlines//EN"
@@ -21,7 +22,7 @@ PRODID = "-//alerter//Consultation deadlines//EN"
 
 @dataclass(frozen=True)
 class Deadline:
-    """An open consultation or call for evidence, as a calendar shows it."""
+    """An open consultation, call for evidence or inquiry, as a calendar shows it."""
 
     item_id: int
     title: str
@@ -34,11 +35,11 @@ class Deadline:
 
 
 def open_deadlines(session: Session, topics: Sequence[str] | None, now: datetime) -> list[Deadline]:
-    """Consultations and calls for evidence not yet closed (forthcoming ones included: their
-    closing date is known) on any of `topics` (on any topic or none, when None), soonest
-    first."""
+    """Consultations, calls for evidence and committee inquiries not yet closed (forthcoming
+    ones included: their closing date is known) on any of `topics` (on any topic or none,
+    when None), soonest first."""
     query = select(Item).where(
-        col(Item.document_type).in_(CALENDAR_TYPES),
+        col(Item.document_type).in_(DEADLINE_TYPES),
         col(Item.closes_at) > now - timedelta(days=1),
     )
     if topics is not None:

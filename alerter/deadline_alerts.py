@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 from alerter.compose import RECIPIENT_FIELDS
 from alerter.db import among, insert_ignoring_duplicates
 from alerter.deadlines import (
-    CALENDAR_TYPES,
     DEADLINE_TYPES,
+    OUTCOME_TYPES,
     REMINDER_STEPS,
     closing_date,
     deadline_label,
@@ -131,7 +131,7 @@ def plan_outcome_alerts(session: Session, now: datetime) -> int:
         item_id: first_seen
         for item_id, first_seen, outcome_at in session.exec(
             select(Item.id, Item.first_seen_at, Item.outcome_at).where(
-                col(Item.document_type).in_(CALENDAR_TYPES),
+                col(Item.document_type).in_(OUTCOME_TYPES),
                 col(Item.outcome_at) >= now - OUTCOME_WITHIN,
             )
         )

@@ -8,10 +8,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
-# The document types whose closing date is a deadline for responding (see alerter.sources).
+# The document types whose closing date is a deadline for responding (see alerter.sources):
+# GOV.UK's consultations and calls for evidence, and select committees' calls for evidence.
 DEADLINE_TYPES = ("consultation", "call_for_evidence", "committee_inquiry")
-# What an ICS feed offers: what anyone may respond to, not a committee's internal business.
-CALENDAR_TYPES = ("consultation", "call_for_evidence")
+# Those whose outcome alerter reads (GOV.UK's; a committee's report is an item of its own).
+OUTCOME_TYPES = ("consultation", "call_for_evidence")
 # Items closing within this many days sort first within their topic.
 SOON_DAYS = 14
 # Deadline reminders: this many days before closing, most distant first.

@@ -108,3 +108,22 @@ def test_unsubscribing_stops_the_members_feed(
     session.commit()
 
     assert client.get(calendar_link(app_settings, jo)).status_code == 404
+
+
+def test_a_select_committees_call_for_evidence_is_in_the_feed_too(
+    client: TestClient, jo: Member, app_settings: Settings, session: Session
+) -> None:
+    store_consultation(
+        session,
+        datetime(2027, 2, 1, 0, 0, tzinfo=UTC),  # the committees API gives a date
+        stored=STORED,
+        title="The future of the UK steel industry",
+        document_type="committee_inquiry",
+    )
+
+    feed = client.get(calendar_link(app_settings, jo))
+
+    assert summaries(feed.content) == [
+        "Closes: Aluminium tariff review",
+        "Closes: The future of the UK steel industry",
+    ]

@@ -1,6 +1,6 @@
-"""Calendar feeds of open consultations and calls for evidence: a member's, on their topics,
-opened by their calendar link (never expiring, revocable from the manage page); and a public
-one per topic."""
+"""Calendar feeds of open consultations, calls for evidence and committee inquiries: a
+member's, on their topics, opened by their calendar link (never expiring, revocable from the
+manage page); and a public one per topic."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response

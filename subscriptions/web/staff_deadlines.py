@@ -1,5 +1,6 @@
-"""Staff's Deadlines page: the consultations and calls for evidence still open, and which of
-them the association is responding to, with its own deadline for members' views."""
+"""Staff's Deadlines page: the consultations, calls for evidence and committee inquiries still
+open, and which of them the association is responding to, with its own deadline for members'
+views."""
 
 from datetime import date
 from typing import Annotated, Any
