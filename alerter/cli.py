@@ -50,6 +50,7 @@ from alerter.sending import (
     Waiting,
     plan_digests,
     preview,
+    run_deadline_alerts,
     run_digest,
     send_bulletin,
 )
@@ -654,6 +655,38 @@ def digest_send(
             "staff console's Deliveries page says why and what happens next"
         )
     for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+
+
+deadlines_app = typer.Typer(
+    help="Deadline reminders and outcome alerts (the worker sends them each morning).",
+    no_args_is_help=True,
+)
+app.add_typer(deadlines_app, name="deadlines")
+
+
+@deadlines_app.command("send")
+def deadlines_send() -> None:
+    """Plan the deadline reminders due today and the outcome alerts due, and send them: what
+    the worker's deadline-alerts job does. Running it again the same day sends nothing more."""
+    settings = get_settings()
+    with session_scope(get_engine()) as session:
+        transport = _transport(settings)
+        report = run_deadline_alerts(
+            session,
+            transport,
+            settings,
+            _taxonomy(),
+            datetime.now(UTC),
+            clock=lambda: datetime.now(UTC),
+        )
+    sent = report.sent
+    typer.echo(
+        f"reminders due: {report.reminders}, outcome alerts due: {report.outcomes} (each sent "
+        f"once); sent {sent.sent}, skipped {sent.skipped}, failed {sent.failed}, "
+        f"deferred {sent.deferred}"
+    )
+    for error in sent.errors:
         typer.echo(f"  {error}", err=True)
 
 

@@ -37,7 +37,14 @@ from alerter.compose import (
 )
 from alerter.config import Settings
 from alerter.db import among, insert_ignoring_duplicates
-from alerter.deadline_alerts import OUTCOME, REMINDER, outcome_mailing, reminder_mailing
+from alerter.deadline_alerts import (
+    OUTCOME,
+    REMINDER,
+    outcome_mailing,
+    plan_outcome_alerts,
+    plan_reminders,
+    reminder_mailing,
+)
 from alerter.delivery import (
     DeliveryError,
     Email,
@@ -1021,6 +1028,31 @@ def run_digest(
         waiting=waiting,
     )
     return plan, report
+
+
+@dataclass(frozen=True)
+class DeadlineAlertsReport:
+    reminders: int  # rows offered to the ledger (those already there are kept once)
+    outcomes: int
+    sent: SendReport
+
+
+def run_deadline_alerts(
+    session: Session,
+    transport: Transport,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    now: datetime,
+    *,
+    clock: Clock,
+) -> DeadlineAlertsReport:
+    """Plan the deadline reminders due now and the outcome alerts newly due, then send them
+    (and anything else still to send, as the dispatcher would). Running it again the same day
+    sends nothing more."""
+    reminders = plan_reminders(session, now)
+    outcomes = plan_outcome_alerts(session, now)
+    sent = send_planned(session, transport, settings, taxonomy, clock=clock)
+    return DeadlineAlertsReport(reminders, outcomes, sent)
 
 
 def send_bulletin(

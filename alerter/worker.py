@@ -24,12 +24,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
-from alerter.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import transport_for
 from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, stopped_by_failure, worker_name
 from alerter.parser_pool import PoolKeeper
 from alerter.poll import poll_sources
-from alerter.sending import LONDON, plan_digests, run_digest, send_planned
+from alerter.sending import LONDON, plan_digests, run_deadline_alerts, run_digest, send_planned
 from alerter.sources.catalog import sync_source_file
 from alerter.staff_alerts import alert_staff
 from alerter.topics import load_taxonomy
@@ -115,23 +114,21 @@ def send_deadline_alerts() -> None:
     """Plan the deadline reminders due today and the outcome alerts newly due, then send them
     (the dispatcher finishes whatever this leaves)."""
     settings = get_settings()
-    now = datetime.now(UTC)
     with session_scope(get_engine()) as session:
-        reminders = plan_reminders(session, now)
-        outcomes = plan_outcome_alerts(session, now)
-        report = send_planned(
+        report = run_deadline_alerts(
             session,
             transport_for(settings),
             settings,
             load_taxonomy(settings.topics),
+            datetime.now(UTC),
             clock=lambda: datetime.now(UTC),
         )
     log.info(
         "deadline alerts: %d reminders and %d outcome alerts offered, %d sent, %d failed",
-        reminders,
-        outcomes,
-        report.sent,
-        report.failed,
+        report.reminders,
+        report.outcomes,
+        report.sent.sent,
+        report.sent.failed,
     )
 
 

@@ -2,12 +2,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from alerter.cli import app
 from alerter.config import Settings
+from subscriptions.models import Member
 from tests.fake_web import FakeWeb, Reply
 from tests.feeds import Story, rss
+from tests.newsroom import add_subscriber, store_consultation
 
 RSS = "application/rss+xml; charset=utf-8"
 runner = CliRunner()
@@ -119,3 +122,25 @@ def test_a_broken_sources_file_stops_the_command_with_a_clear_error(env_settings
 
     assert result.exit_code == 2
     assert "kind must be one of feed, html, govuk" in result.output
+
+
+def test_deadlines_send_sends_the_reminders_due_once(
+    env_settings: Settings, session: Session
+) -> None:
+    # Six and a half days ahead: the 7-day reminder is due today whatever the hour.
+    stored = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    store_consultation(session, datetime.now(UTC) + timedelta(days=6, hours=12), stored=stored)
+    jo = add_subscriber(session, "jo@alfed.example", ["tariffs"], joined=stored)
+    member = session.get(Member, jo)
+    assert member is not None
+    member.deadline_reminders = True
+    session.commit()
+
+    first = runner.invoke(app, ["deadlines", "send"])
+    again = runner.invoke(app, ["deadlines", "send"])
+
+    assert first.exit_code == 0, first.output
+    assert "reminders due: 1" in first.output and "sent 1" in first.output
+    assert "sent 0" in again.output
+    [sent] = Path("outbox").glob("*.eml")
+    assert sent.name.startswith("deadline-reminder-")
