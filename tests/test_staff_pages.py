@@ -459,6 +459,8 @@ def test_erasing_a_member_needs_their_address_typed_to_confirm(
 
     assert (unconfirmed.status_code, mistyped.status_code) == (422, 422)
     assert "The member was not erased" in mistyped.text
+    # The refusal leads back to the page with the box to type in.
+    assert f'<a href="{added.url.path}">Back to dev@forge.example</a>' in mistyped.text
     with Session(engine) as session:
         assert find_member(session, "dev@forge.example") is not None
 

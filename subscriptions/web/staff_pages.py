@@ -431,8 +431,9 @@ def erase_member(
             heading="The member was not erased",
             paragraphs=[
                 f"Erasing cannot be undone. To erase {member.email}, type that address in the "
-                "box beside the button, exactly, and press it again."
+                "box above the Erase button on their page, and press it again."
             ],
+            link={"href": f"/staff/members/{member_id}", "text": f"Back to {member.email}"},
         )
     erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
     return _staff_page(
