@@ -2,6 +2,7 @@
 the same story whether the worker runs in its own process, in several, or beside it."""
 
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,15 @@ HEARTBEAT_SECONDS = 30
 STALE_AFTER = timedelta(seconds=4 * HEARTBEAT_SECONDS)
 
 
+# A worker restarted in its container after a crash has the host name and process id (1, say)
+# of the one that died; this tells the two apart, so the dead one's heartbeat goes stale and
+# its claims lapse instead of being taken for the new one's.
+_INCARNATION = secrets.token_hex(4)
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a worker: "host:pid:incarnation"."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
 
 
 def beat(session: Session, worker: str, started_at: datetime, now: datetime) -> None:

@@ -276,7 +276,7 @@ class WorkerHeartbeat(SQLModel, table=True):
 
     __tablename__ = "worker_heartbeat"
 
-    worker: str = Field(primary_key=True, max_length=200)  # host and process id
+    worker: str = Field(primary_key=True, max_length=200)  # worker_name(): host, pid, incarnation
     started_at: datetime = utc_column(nullable=False)
     beat_at: datetime = utc_column(nullable=False)
     # Set when its scheduler could no longer run jobs and the worker exited (beat_at: then).

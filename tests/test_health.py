@@ -1,5 +1,7 @@
 """/healthz, /readyz and /metrics, all read from the database."""
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,3 +140,22 @@ def test_metrics_count_items_errors_topics_emails_and_the_digest_duration(
     assert 'alerter_items_by_topic{topic="skills"} 1.0' in text
     assert 'alerter_emails_total{kind="digest-weekly",status="sent"} 1.0' in text
     assert 'alerter_digest_duration_seconds{kind="digest-weekly"}' in text
+
+
+def test_a_worker_restarted_with_its_host_and_process_id_is_told_apart_from_the_dead_one() -> None:
+    """In a container the worker is process 1 on the same host name after every restart; its
+    dead self's heartbeat must still go stale, so the new one can take over its sources."""
+    as_process_1 = (
+        "import os, socket; os.getpid = lambda: 1; socket.gethostname = lambda: 'worker'; "
+        "from alerter.health import worker_name; print(worker_name())"
+    )
+
+    names = [
+        subprocess.run(
+            [sys.executable, "-c", as_process_1], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+
+    assert names[0].startswith("worker:1:")
+    assert names[0] != names[1]
