@@ -13,7 +13,13 @@ from alerter.delivery import transport_for
 from alerter.progress import progress_bar
 from alerter.sending import plan_confirmations, send_planned
 from alerter.topics import TaxonomyError, load_taxonomy
-from subscriptions.importing import ImportFileError, decode, export_members, import_members
+from subscriptions.importing import (
+    ImportFileError,
+    decode,
+    export_file,
+    export_members,
+    import_members,
+)
 from subscriptions.notices import CONFIRMATION
 from subscriptions.staff import StaffError, create_staff
 
@@ -107,15 +113,20 @@ def import_command(
 
 @members_app.command("export")
 def export_command(
-    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a file for a spreadsheet here (UTF-8 with the byte-order mark Excel "
+            "needs) instead of standard output."
+        ),
+    ] = None,
 ) -> None:
     """Write every member (erased ones excepted) in the import format."""
     with session_scope(get_engine()) as session:
-        text = export_members(session)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+        if out is None:
+            sys.stdout.write(export_members(session))
+        else:
+            out.write_bytes(export_file(session))
 
 
 @staff_app.command("create")

@@ -349,5 +349,11 @@ def export_members(session: Session) -> str:
     return out.getvalue()
 
 
+def export_file(session: Session) -> bytes:
+    """The export as a file for a spreadsheet: UTF-8 after a byte-order mark, without which
+    Excel reads it as Windows-1252 and shows "RenÃ©" and "Â£" (import reads it either way)."""
+    return codecs.BOM_UTF8 + export_members(session).encode("utf-8")
+
+
 def _neutralised(cell: str) -> str:
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell

@@ -1,3 +1,4 @@
+import codecs
 import email
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from alerter.cli import app
 from alerter.config import Settings, secret_key
 from alerter.models import Delivery
+from subscriptions.importing import decode
 from subscriptions.members import find_member
 from subscriptions.staff import (
     BACKOFF_START,
@@ -97,6 +99,24 @@ def test_export_round_trips_through_the_command_line(
     result = runner.invoke(app, ["members", "export"])
 
     assert result.stdout.splitlines()[1] == "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly"
+
+
+def test_an_exported_file_opens_in_excel_with_its_accents_and_imports_again(
+    env_settings: Settings, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(CSV.replace("Ann Lee", "Zoë Lefèvre £"), encoding="utf-8")
+    runner.invoke(app, ["members", "import", str(csv_file), "--consent-confirmed"])
+    exported = tmp_path / "export.csv"
+
+    result = runner.invoke(app, ["members", "export", "--out", str(exported)])
+
+    assert result.exit_code == 0, result.output
+    data = exported.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)  # without it Excel reads Windows-1252
+    assert "Zoë Lefèvre £" in decode(data)
+    again = runner.invoke(app, ["members", "import", str(exported), "--update-existing"])
+    assert "0 added, 0 updated, 1 left as is, 0 refused" in again.stdout
 
 
 def test_staff_create_asks_for_the_password_twice(

@@ -1,5 +1,6 @@
 """The staff console through the app: sign-in, topic corrections, members, CSV import."""
 
+import codecs
 import re
 import threading
 from collections.abc import Iterator
@@ -288,6 +289,31 @@ def test_staff_add_edit_and_erase_a_member(client: TestClient, engine: sa.Engine
     with Session(engine) as session:
         assert find_member(session, "dev@forge.example") is None
     assert "dev@forge.example" not in client.get("/staff/members.csv").text
+
+
+def test_the_members_download_opens_in_excel_with_accents_and_formulas_neutralised(
+    client: TestClient,
+) -> None:
+    page = sign_in(client).text
+    client.post(
+        "/staff/members/new",
+        data={
+            "csrf_token": csrf(page),
+            "email": "rene@castings.example",
+            "name": '=HYPERLINK("http://evil.example")',
+            "organisation": "Castings Müller £",
+            "topics": ["energy"],
+            "consent_confirmed": "true",
+        },
+    )
+
+    download = client.get("/staff/members.csv").content
+
+    assert download.startswith(codecs.BOM_UTF8)  # without it Excel reads Windows-1252
+    assert download.decode("utf-8-sig").splitlines()[1] == (
+        'rene@castings.example,"\'=HYPERLINK(""http://evil.example"")",Castings Müller £,energy,'
+        "weekly"
+    )
 
 
 def test_staff_see_each_runs_outcome_and_why_deliveries_failed(

@@ -22,7 +22,7 @@ from alerter.sending import plan_confirmations, send_planned
 from alerter.sources.catalog import list_sources, source_health
 from alerter.store import list_items
 from alerter.topics import Taxonomy
-from subscriptions.importing import ImportFileError, decode, export_members, import_members
+from subscriptions.importing import ImportFileError, decode, export_file, import_members
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
@@ -451,7 +451,7 @@ def erase_member(
 @router.get("/members.csv")
 def export_csv(session: SessionDep, staff: CurrentStaff) -> Response:
     return Response(
-        export_members(session),
+        export_file(session),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )
