@@ -219,6 +219,28 @@ def test_feed_text_is_escaped_on_staff_pages(client: TestClient, engine: sa.Engi
     assert "&lt;img src=x" in page
 
 
+def test_the_import_form_offers_and_takes_a_file_excel_saved_as_unicode_text(
+    client: TestClient,
+) -> None:
+    page = sign_in(client).text
+    form = client.get("/staff/members/import").text
+    accepted = re.search(r'<input type="file"[^>]*accept="([^"]*)"', form)
+    unicode_text = (
+        Path(__file__).parent / "fixtures" / "members_excel_unicode_text.txt"
+    ).read_bytes()
+
+    report = client.post(
+        "/staff/members/import",
+        data={"csrf_token": csrf(page), "consent_confirmed": "true"},
+        files={"file": ("members.txt", unicode_text, "text/plain")},
+    )
+
+    # Excel names "Unicode Text" files .txt: the file picker must not hide them.
+    assert accepted is not None and ".txt" in accepted.group(1).split(",")
+    assert "2 added, 0 updated, 0 left as is, 0 refused" in report.text
+    assert table_rows(report.text)[1][:3] == ["3", "lukasz@forge.example", "added"]
+
+
 def test_importing_a_csv_with_bad_rows_shows_a_report(
     client: TestClient, engine: sa.Engine
 ) -> None:
