@@ -219,6 +219,22 @@ def test_feed_text_is_escaped_on_staff_pages(client: TestClient, engine: sa.Engi
     assert "&lt;img src=x" in page
 
 
+def test_pressing_import_without_choosing_a_file_asks_for_one(client: TestClient) -> None:
+    page = sign_in(client).text
+    form = {"csrf_token": csrf(page), "consent_confirmed": "true"}
+
+    # What a browser sends with no file chosen (an empty part), and a form with no part at all.
+    empty_part = client.post(
+        "/staff/members/import", data=form, files={"file": ("", b"", "application/octet-stream")}
+    )
+    no_part = client.post("/staff/members/import", data=form)
+
+    for answer in (empty_part, no_part):
+        assert answer.status_code == 422
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Choose the CSV file to import, then press Import." in answer.text
+
+
 def test_the_import_form_offers_and_takes_a_file_excel_saved_as_unicode_text(
     client: TestClient,
 ) -> None:

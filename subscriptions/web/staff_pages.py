@@ -289,17 +289,19 @@ def import_upload(
     settings: SettingsDep,
     staff: CurrentStaff,
     background: BackgroundTasks,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
     consent_confirmed: Annotated[bool, Form()] = False,
     update_existing: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
     """Import the file and show what became of each row. A plain function, run in a worker
     thread: a large file must not hold up every other request while it is read and stored."""
-    data = file.file.read(MAX_UPLOAD + 1)
+    data = file.file.read(MAX_UPLOAD + 1) if file is not None else b""
     error = None
     report = None
     now = datetime.now(UTC)
-    if len(data) > MAX_UPLOAD:
+    if file is None or not (file.filename or data):
+        error = "Choose the CSV file to import, then press Import."
+    elif len(data) > MAX_UPLOAD:
         error = "The file is larger than 5 MB; split it and import the parts."
     else:
         try:
