@@ -96,6 +96,13 @@ def _begin_immediate(connection: sa.Connection) -> None:
             log.warning("waited %.0f s for the SQLite write lock; still trying", waited)
 
 
+def write_lock_busy(error: sa.exc.OperationalError) -> bool:
+    """The SQLite write lock stayed taken for longer than a writer waits (see above)."""
+    return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig).startswith(
+        "database is locked"
+    )
+
+
 def begin_writing(connection: sa.Connection) -> None:
     """Take the write lock now, before the reads of a transaction whose writes depend on them
     and must not be overtaken by another writer (migrations). PostgreSQL needs nothing here:

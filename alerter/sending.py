@@ -36,7 +36,7 @@ from alerter.compose import (
     personalization,
 )
 from alerter.config import Settings
-from alerter.db import among, insert_ignoring_duplicates
+from alerter.db import among, insert_ignoring_duplicates, write_lock_busy
 from alerter.deadline_alerts import (
     OUTCOME,
     REMINDER,
@@ -296,6 +296,8 @@ RETRY_LONGEST_SECONDS = 120.0
 CANCEL_MARGIN = timedelta(seconds=30)
 RELEASE_AFTER = timedelta(minutes=2)
 CANCEL_RETRY = timedelta(seconds=30)
+# How long a sender whose email went waits before trying again to mark it, the database busy.
+MARK_RETRY_SECONDS = 1.0
 # A row's error says first why it is in doubt, then (after this) what is being done about it.
 _THEN = "\n"
 
@@ -627,7 +629,7 @@ class _SendRun:
                 self._wait_after_failure(error, retry_after)
             else:
                 self.failures_in_a_row = 0
-                self._finish(ids, "sent")
+                self._mark_sent(ids)
                 log.info(
                     "sent %d %s emails (deliveries %d to %d)",
                     len(ids),
@@ -716,6 +718,37 @@ class _SendRun:
         ).rowcount
         self.session.commit()
         setattr(self.report, status, getattr(self.report, status) + settled)
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        """Mark rows the mail service took as sent. A database too busy to take the mark (the
+        SQLite write lock held past a writer's patience) is waited for as long as the rows are
+        still this sender's: unmarked, they would be sent again once the lease lapsed."""
+        while True:
+            try:
+                self._finish(ids, "sent")
+                return
+            except sa.exc.OperationalError as error:
+                if not write_lock_busy(error):
+                    raise
+                self.session.rollback()
+            if not self._count_mine(ids):  # a read: it never waits for the write lock
+                log.error(
+                    "%d emails were sent, then taken over by another sender before they could "
+                    "be marked: it sends them again",
+                    len(ids),
+                )
+                return
+            log.warning(
+                "%d emails sent, not marked yet: the database is busy; trying again", len(ids)
+            )
+            self.sleep(MARK_RETRY_SECONDS)
+
+    def _count_mine(self, ids: list[int]) -> int:
+        count = self.session.execute(
+            sa.select(sa.func.count()).select_from(_DELIVERIES).where(self._mine(ids))
+        ).scalar_one()
+        self.session.commit()
+        return int(count)
 
     def _release_mine(self, reason: str, ids: list[int] | None = None) -> None:
         """Hand rows this sender holds, and has no request out for, back to the ledger."""

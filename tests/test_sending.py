@@ -11,10 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+import alerter.db
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
-from alerter.delivery import OutboxTransport
-from alerter.models import Delivery, Item
-from alerter.sending import period_of, plan_digests, run_digest, send_planned
+from alerter.db import create_db_engine
+from alerter.delivery import Mailing, OutboxTransport, SendBatch
+from alerter.models import Delivery, Item, Source
+from alerter.sending import MARK_RETRY_SECONDS, period_of, plan_digests, run_digest, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
@@ -351,3 +353,56 @@ def test_a_template_error_fails_the_rows_of_that_content_only(
     assert sent_to(outbox) == ["cat@foundry.example"]
     failed = session.exec(select(Delivery).where(Delivery.status == "failed")).one()
     assert "UndefinedError" in (failed.error or "")
+
+
+class BusyAfterSending(OutboxTransport):
+    """Writes the email, then another connection takes SQLite's write lock (a web request
+    writing, say) and keeps it until the sender's first sleep."""
+
+    def __init__(self, folder: Path, engine: sa.Engine) -> None:
+        super().__init__(folder, "alerts@alerter.example")
+        self.holder = Session(engine)
+
+    def send(self, mailing: Mailing, batch: SendBatch | None = None) -> None:
+        super().send(mailing, batch)
+        self.holder.add(Source(name="busy", kind="feed", url="https://busy.example", publisher="x"))
+        self.holder.flush()  # written, not committed: the write lock is the holder's
+
+    def free(self, seconds: float) -> None:
+        self.holder.rollback()
+
+
+def test_an_email_sent_while_the_database_is_busy_is_marked_sent_once_it_frees(
+    database_url: str,
+    engine: sa.Engine,
+    app_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    monkeypatch.setattr(alerter.db, "SQLITE_BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(alerter.db, "WRITE_LOCK_PATIENCE_SECONDS", 0.2)
+    impatient = create_db_engine(database_url)  # gives up on the lock within 0.2 s
+    transport = BusyAfterSending(tmp_path / "outbox", impatient)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        transport.free(seconds)
+
+    with Session(impatient, expire_on_commit=False) as session:
+        member(session, "ann@alfed.example", ["tariffs"])
+        store(
+            session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=1)
+        )
+        report = run(session, transport, app_settings, NEXT_MONDAY, sleep=sleep)
+        # A sender starting after the lease has lapsed finds nothing to send again.
+        again = run(session, transport, app_settings, NEXT_MONDAY + timedelta(hours=1))
+        statuses = session.exec(select(Delivery.status)).all()
+    transport.holder.close()
+    impatient.dispose()
+
+    assert report.sent == 1 and sleeps == [MARK_RETRY_SECONDS]
+    assert statuses == ["sent"]
+    assert again.sent == 0 and transport.requests == 1
