@@ -143,6 +143,29 @@ def test_a_change_that_could_not_be_saved_is_never_reported_as_done(
     assert member_status(engine) == MemberStatus.PENDING
 
 
+def test_a_name_too_long_for_the_form_gets_a_page_saying_so(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    form = client.get("/signup").text
+
+    answer = client.post(
+        "/signup",
+        data={
+            "csrf_token": csrf(form),
+            "email": "jo@foundry.example",
+            "name": "J" * 250,
+            "topics": ["tariffs"],
+        },
+    )
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")  # not FastAPI's JSON
+    assert "The name is longer than 200 characters." in answer.text
+    assert 'name="name" autocomplete="name" value="" maxlength="200"' in form
+    with Session(engine) as session:
+        assert find_member(session, "jo@foundry.example") is None
+
+
 def test_the_signup_answer_never_reveals_whether_an_address_is_known(
     client: TestClient, outbox: Path
 ) -> None:

@@ -1,11 +1,12 @@
 """The FastAPI application: `alerter serve` runs it."""
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.exceptions import HTTPException
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -82,6 +83,18 @@ def create_app(
     async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/staff/login?next={quote(error.next_path)}", status_code=303)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_form(request: Request, error: RequestValidationError) -> HTMLResponse:
+        # A form the page itself would not send (a field too long, a value of the wrong kind):
+        # a page saying what to correct, not FastAPI's JSON.
+        return page(
+            request,
+            "pages/message.html",
+            422,
+            heading="That did not work",
+            paragraphs=[*map(form_problem, error.errors()), "Go back, correct it and try again."],
+        )
+
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, error: HTTPException) -> HTMLResponse:
         return page(
@@ -93,3 +106,12 @@ def create_app(
         )
 
     return app
+
+
+def form_problem(error: Any) -> str:
+    """One of FastAPI's validation errors in words: "The name is longer than 200 characters."."""
+    field = str(error["loc"][-1]).replace("_", " ")
+    limit = (error.get("ctx") or {}).get("max_length")
+    if limit is not None:
+        return f"The {field} is longer than {limit} characters."
+    return f"The {field} was not understood: {str(error['msg']).lower()}."
