@@ -2,13 +2,10 @@
 parts and the unsubscribe headers, a refused recipient failed alone, an unreachable server
 leaving everything for the next run."""
 
-import email
 import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,6 +18,7 @@ from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics import load_taxonomy
 from subscriptions.members import find_member
 from subscriptions.models import Frequency
+from tests.fake_smtp import Mailbox
 from tests.fake_web import free_port
 from tests.newsroom import Clock, add_subscriber, store_item
 from tests.raw_mail import raw_headers, unfolded
@@ -28,28 +26,6 @@ from tests.raw_mail import raw_headers, unfolded
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 NEXT_MONDAY = JOINED + timedelta(days=7)
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message; refuses the addresses in `refuse`."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.raw: list[bytes] = []  # each message's bytes as they came over the wire
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        self.raw.append(envelope.original_content)
-        return "250 Message accepted"
 
 
 @pytest.fixture
