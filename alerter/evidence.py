@@ -11,11 +11,22 @@ EvidenceKind = Literal["phrase", "words", "metadata", "example", "staff"]
 
 @dataclass(frozen=True)
 class Text:
-    """What is classified: an item's title and summary, and any GOV.UK metadata."""
+    """What is classified: an item's title and summary, and any metadata its source gave (GOV.UK
+    content type and organisations; the document type a publisher's API record names)."""
 
     title: str
     summary: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def item_text(
+    title: str, summary: str, metadata: Mapping[str, Any], document_type: str | None
+) -> Text:
+    """An item or entry as the classifier reads it: the document type of its publisher's record
+    ("committee_inquiry", "call_for_evidence") joins its metadata, as evidence of its kind."""
+    if document_type:
+        metadata = {**metadata, "document_type": document_type}
+    return Text(title, summary, metadata)
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,11 @@ def describe(evidence: Mapping[str, Any]) -> str:
     if kind in ("phrase", "words"):
         return f"“{text}” in the {where}"
     if kind == "metadata":
-        return f"GOV.UK {where}: {text}"
+        readable = str(text).replace("_", " ").replace("-", " ")
+        if where == "organisation":
+            return f"published by {readable}"
+        article = "an" if readable[:1] in ("a", "e", "i", "o", "u") else "a"
+        return f"published as {article} {readable}"
     if kind == "example":
         return f"like {where} (“{text}”), which staff labelled"
     return f"set by staff ({text})"

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.classifier import Classification, Classifier, Evidence, Text
+from alerter.evidence import item_text
 from alerter.examples import ExampleMatcher, LabelledExample
 from alerter.models import Item, ItemTopic, TopicCorrection
 from alerter.topic_model import shipped_model
@@ -79,7 +80,7 @@ def _examples(session: Session, decisions: list[tuple[int, str, bool]]) -> list[
 
 
 def text_of(item: Item) -> Text:
-    return Text(item.title, item.summary, item.source_metadata)
+    return item_text(item.title, item.summary, item.source_metadata, item.document_type)
 
 
 def classify_items(session: Session, classifier: Classifier, item_ids: Sequence[int]) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from alerter.classifier import Classification, Classifier, Text
+from alerter.classifier import Classification, Classifier
+from alerter.evidence import item_text
 from alerter.sources import KINDS
 from alerter.sources.base import ApiKind, Document, Entry, ParseResult, SourceSpec
 
@@ -43,7 +44,15 @@ def parse_document(document: Document, spec: SourceSpec, classifier: Classifier)
 
 def classify_entries(entries: list[Entry], classifier: Classifier) -> dict[str, Classification]:
     """Each entry's topics, by entry identity."""
-    texts = [Text(entry.title, entry.summary, entry.metadata) for entry in entries]
+    texts = [
+        item_text(
+            entry.title,
+            entry.summary,
+            entry.metadata,
+            entry.record.document_type if entry.record else None,
+        )
+        for entry in entries
+    ]
     classified = classifier.classify_many(texts)
     return {e.identity: c for e, c in zip(entries, classified, strict=True)}
 

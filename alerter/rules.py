@@ -123,10 +123,12 @@ def _words_of(phrase: Phrase) -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 def govuk_facts(metadata: Mapping[str, Any]) -> tuple[set[str], list[str]]:
-    """The content types (both spellings) and organisation slugs GOV.UK gave an item."""
+    """The content types an item's source gave it (GOV.UK's two spellings, and the document type
+    of a publisher's record) and the organisation slugs GOV.UK gave it."""
     content_types = {
         str(metadata.get("content_store_document_type") or ""),
         _as_type(str(metadata.get("display_type") or "")),
+        str(metadata.get("document_type") or ""),
     } - {""}
     organisations = [
         str(org["slug"])

@@ -1,6 +1,7 @@
 """The learned part of classification: for each topic, a logistic regression over an item's
 words (and their beginnings), its pairs of adjacent words, a sum of money, the taxonomy's
-phrases found in it (after their exclusions and vetoes) and its GOV.UK metadata. It is trained
+phrases found in it (after their exclusions and vetoes; their points, and whether any is strong)
+and its metadata (GOV.UK content type and organisation, a publisher's document type). It is trained
 from the labelled examples the repository ships and from staff corrections, deterministically,
 in a few seconds.
 
@@ -24,7 +25,7 @@ from typing import Any
 from alerter.evidence import Evidence, Text
 from alerter.examples import LabelledExample, LabelledText, shipped_labelled
 from alerter.matching import Token, tokenise
-from alerter.rules import Rules, govuk_facts
+from alerter.rules import STRONG_POINTS, Rules, govuk_facts
 from alerter.topics import Taxonomy
 
 # A topic needs this many labelled positives before the model decides it instead of the rules.
@@ -121,6 +122,9 @@ def features(
     for topic_id, evidence in rules.items():
         points = sum(e.points for e in evidence)
         found["rule:" + topic_id] = min(points, RULE_POINTS_CAP) / RULE_POINTS_UNIT
+        if any(e.points >= STRONG_POINTS for e in evidence):
+            # A strong phrase or a content type: nearly decisive whatever else the item says.
+            found["strong:" + topic_id] = 1.0
         for e in evidence:
             found[f"p:{topic_id}:{e.text}"] = 1.0
     if text.metadata:
@@ -237,10 +241,12 @@ def explain(
             tokens = (title if in_title else summary)[start : start + len(wanted)]
             written = _as_written(text.title if in_title else text.summary, tokens)
             new = [["words", written, where, points, wanted, ()]]
-        elif kind in ("rule", "p"):
+        elif kind in ("rule", "strong", "p"):
             phrases = by_rules.get(topic_id, ())
             if kind == "p":
                 phrases = [e for e in phrases if e.text == rest][:1]
+            elif kind == "strong":
+                phrases = [e for e in phrases if e.points >= STRONG_POINTS]
             total = sum(e.points for e in phrases) or 1.0
             new = [
                 [e.kind, e.text, e.where, points * e.points / total, *rules.words_of(e.text)]

@@ -12,6 +12,7 @@ import pytest
 
 from alerter.classifier import Classification, Classifier, Evidence, Text
 from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.evidence import item_text
 from alerter.examples import SIMILARITY, ExampleMatcher, LabelledExample
 from alerter.matching import compile_phrase
 from alerter.topic_model import shipped_model
@@ -53,7 +54,11 @@ TAXONOMY = Taxonomy(
             govuk_organisations=["trade-remedies-authority"],
         ),
         topic("critical-minerals", phrases=["mineral*"], strong=["critical mineral*"]),
-        topic("consultations", strong=["call for evidence"], govuk_types=["open_consultation"]),
+        topic(
+            "consultations",
+            strong=["call for evidence"],
+            govuk_types=["open_consultation", "committee_inquiry"],
+        ),
         topic("skills", strong=["apprentice*"]),
     )
 )
@@ -160,6 +165,23 @@ def test_an_open_consultation_on_gov_uk_is_a_consultation(metadata: dict[str, st
     )
 
 
+def test_the_document_type_of_a_publishers_record_counts_as_a_content_type() -> None:
+    text = item_text("Foundry skills", "The committee takes evidence.", {}, "committee_inquiry")
+
+    result = Classifier(TAXONOMY).classify(text)
+
+    assert result.topics == ("consultations",)
+    assert result.evidence["consultations"] == (
+        Evidence("metadata", "committee_inquiry", "content type", 3.0),
+    )
+
+
+def test_an_item_without_a_record_keeps_its_metadata_as_it_is() -> None:
+    metadata = {"content_store_document_type": "news_story"}
+
+    assert item_text("Title", "Summary", metadata, None) == Text("Title", "Summary", metadata)
+
+
 def test_a_gov_uk_organisation_adds_a_point() -> None:
     result = classify(
         "Aluminium extrusions review",
@@ -226,7 +248,15 @@ def test_classify_many_answers_each_text_in_order() -> None:
         (Evidence("phrase", "tariff*", "title", 2.0), "“tariff*” in the title"),
         (
             Evidence("metadata", "open_consultation", "content type", 3.0),
-            "GOV.UK content type: open_consultation",
+            "published as an open consultation",
+        ),
+        (
+            Evidence("metadata", "committee_inquiry", "content type", 3.0),
+            "published as a committee inquiry",
+        ),
+        (
+            Evidence("metadata", "trade-remedies-authority", "organisation", 1.0),
+            "published by trade remedies authority",
         ),
         (
             Evidence("example", "Castings outlook", "item 7", 0.83),
@@ -234,7 +264,7 @@ def test_classify_many_answers_each_text_in_order() -> None:
         ),
         (Evidence("staff", "ann@alfed", "correction", 0.0), "set by staff (ann@alfed)"),
     ],
-    ids=["phrase", "metadata", "example", "staff"],
+    ids=["phrase", "content type", "record type", "organisation", "example", "staff"],
 )
 def test_evidence_describes_itself_in_words(evidence: Evidence, words: str) -> None:
     assert evidence.describe() == words
@@ -315,3 +345,29 @@ def test_the_shipped_taxonomy_does_not_read_a_rail_fare_tariff_as_trade(
     )
 
     assert "tariffs" not in result.topics
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"content_store_document_type": "open_call_for_evidence"},
+        {"display_type": "Closed call for evidence"},
+        {"document_type": "committee_inquiry"},
+        {"document_type": "call_for_evidence"},
+    ],
+    ids=["GOV.UK open call for evidence", "GOV.UK closed", "committee inquiry", "record type"],
+)
+def test_the_shipped_classifier_reads_calls_for_evidence_and_inquiries_as_consultations(
+    shipped: Classifier, metadata: dict[str, str]
+) -> None:
+    # Words that say nothing of responding: the kind of document is the evidence.
+    text = Text(
+        "Aluminium foundries and the supply of scrap",
+        "How foundries buy and use scrap, and what limits its supply.",
+        metadata,
+    )
+
+    result = shipped.classify(text)
+
+    assert "consultations" in result.topics
+    assert any(e.kind == "metadata" for e in result.evidence["consultations"])
