@@ -11,8 +11,9 @@ enumerate ("jobs at risk" is not skills news). A linear model learns how much ea
 phrase counts, and against which topic, from examples; it stays fast (a sum of weights) and
 explainable (each topic's largest contributions are its evidence).
 
-Each topic's threshold is calibrated on cross-validated scores of the training examples (the one
-that maximises F1), so topics with different amounts of data get comparable precision and recall.
+Each topic's threshold is calibrated on cross-validated scores of the training examples (the
+middle of the range where F1 is within 0.02 of its best), so topics with different amounts of
+data get comparable precision and recall, and one new example does not swing it.
 A topic with too few labelled examples (a topic staff just added) is left to the rules."""
 
 import hashlib
@@ -35,6 +36,7 @@ MIN_POSITIVES = 8
 CORRECTION_WEIGHT = 3.0
 REGULARISATION = 1.0  # as scikit-learn's C: larger fits the training examples more closely
 FOLDS = 5  # cross-validation folds for calibrating each topic's threshold
+F1_TOLERANCE = 0.02  # how far below the best F1 a threshold may be and still be a candidate
 # The taxonomy's points for a topic, as a feature: capped, and scaled so a strong phrase is 1.
 RULE_POINTS_CAP = 6.0
 RULE_POINTS_UNIT = 3.0
@@ -413,7 +415,9 @@ def _fit(x: Any, y: Any, w: Any) -> tuple[Any, Any]:
 
 
 def _calibrated_thresholds(x: Any, y: Any, w: Any) -> list[float]:
-    """Per topic, the score above which F1 is highest on held-out folds of the examples."""
+    """Per topic, a score above which F1 is (nearly) highest on held-out folds of the examples:
+    the median of the cut points within F1_TOLERANCE of the best. The F1 curve is flat near its
+    top, so its single highest point moves with any one example; the plateau's middle does not."""
     import numpy as np
 
     rows = x.shape[0]
@@ -431,11 +435,12 @@ def _calibrated_thresholds(x: Any, y: Any, w: Any) -> list[float]:
         ranked = np.argsort(-topic_scores, kind="stable")
         true_positives = np.cumsum(target[ranked] * weight[ranked])
         f1 = 2 * true_positives / (np.cumsum(weight[ranked]) + (target * weight).sum())
-        best = int(np.argmax(f1))
-        lowest_kept = topic_scores[ranked[best]]
-        # Halfway to the next score down: a new item scoring like the last one kept is kept.
-        below = topic_scores[ranked[best + 1]] if best + 1 < len(ranked) else lowest_kept - 1
-        thresholds.append(float((lowest_kept + below) / 2))
+        ranked_scores = topic_scores[ranked]
+        # Each cut point halfway to the next score down: a new item scoring like the last one
+        # kept is kept.
+        below = np.append(ranked_scores[1:], ranked_scores[-1] - 1)
+        cuts = (ranked_scores + below) / 2
+        thresholds.append(float(np.median(cuts[f1 >= f1.max() - F1_TOLERANCE])))
     return thresholds
 
 
