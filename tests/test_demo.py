@@ -64,8 +64,8 @@ def test_the_demo_sends_each_member_a_digest_of_their_topics_and_serves_the_app(
             member = next(m for m in MEMBERS if m.email == message["To"])
             text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
             urls = re.findall(
-                r"^  (http://127\.0\.0\.1:\d+/(?:government|alfed|cmf)\S*)$",
-                text.get_payload(decode=True).decode(),
+                r"^  (http://127\.0\.0\.1:\d+/(?:government|alfed|cmf)\S*)\r?$",
+                text.get_payload(decode=True).decode(),  # lines end in CRLF, as on the wire
                 re.M,
             )
             assert urls, f"{member.email}'s digest lists no items"
