@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import alerter.worker
 from alerter.config import Settings
 from alerter.health import readiness
-from alerter.worker import build_scheduler
+from alerter.worker import build_scheduler, scheduler_problem
 from tests.fake_web import free_port
 
 
@@ -101,6 +101,18 @@ def test_sigterm_stops_the_worker_cleanly(worker_settings: Settings) -> None:
     assert "worker started" in started
     assert worker.returncode == 0, rest
     assert "worker stopped" in rest
+
+
+def test_a_scheduler_that_was_shut_down_is_a_problem_a_running_one_is_not(
+    worker_settings: Settings,
+) -> None:
+    scheduler = build_scheduler(worker_settings)
+    scheduler.resume()
+    running = scheduler_problem(scheduler)
+    scheduler.shutdown(wait=True)
+
+    assert running is None
+    assert scheduler_problem(scheduler) == "its scheduler was shut down"
 
 
 # The worker, started as a supervisor starts it, with a job store that fails as a busy SQLite
