@@ -46,15 +46,37 @@ class Evidence:
         return describe(self.public())
 
 
+# Words an organisation's name keeps in lower case, and abbreviations it writes in capitals, when
+# the name has to be read off its GOV.UK slug ("department-for-business-and-trade").
+_NAME_SMALL_WORDS = frozenset(("and", "for", "of", "the", "on", "in", "to", "at", "by"))
+_NAME_CAPITALS = frozenset(("hm", "uk", "nhs", "hmrc", "ukri", "ukef", "bgs", "dvla", "hse"))
+
+
+def organisation_name(name_or_slug: str) -> str:
+    """An organisation as members read its name: GOV.UK's title as it is; a slug (evidence
+    stored before titles were kept, or an organisation GOV.UK gave no title) in title case."""
+    if " " in name_or_slug or ("-" not in name_or_slug and not name_or_slug.islower()):
+        return name_or_slug
+    words = name_or_slug.split("-")
+    return " ".join(
+        word.upper()
+        if word in _NAME_CAPITALS
+        else word
+        if word in _NAME_SMALL_WORDS and position
+        else word.capitalize()
+        for position, word in enumerate(words)
+    )
+
+
 def describe(evidence: Mapping[str, Any]) -> str:
     """One piece of stored evidence in words, for staff and for "why am I seeing this"."""
     kind, text, where = evidence.get("kind"), evidence.get("text"), evidence.get("where")
     if kind in ("phrase", "words"):
         return f"“{text}” in the {where}"
     if kind == "metadata":
-        readable = str(text).replace("_", " ").replace("-", " ")
         if where == "organisation":
-            return f"published by {readable}"
+            return f"published by {organisation_name(str(text))}"
+        readable = str(text).replace("_", " ").replace("-", " ")
         article = "an" if readable[:1] in ("a", "e", "i", "o", "u") else "a"
         return f"published as {article} {readable}"
     if kind == "example":

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from alerter.evidence import Evidence, Text
+from alerter.evidence import Evidence, Text, organisation_name
 from alerter.matching import Phrase, PhraseSet, Token
 from alerter.topics import Taxonomy, Topic
 
@@ -92,12 +92,13 @@ class Rules:
                 evidence[topic_id].append(Evidence("phrase", phrase.text, name, points))
         if text.metadata:
             content_types, organisations = govuk_facts(text.metadata)
+            names = organisation_names(text.metadata)
             for topic in self.taxonomy.topics:
                 evidence[topic.id] += [
                     Evidence("metadata", kind, "content type", CONTENT_TYPE_POINTS)
                     for kind in sorted(content_types & topic.govuk_types)
                 ] + [
-                    Evidence("metadata", slug, "organisation", ORGANISATION_POINTS)
+                    Evidence("metadata", names[slug], "organisation", ORGANISATION_POINTS)
                     for slug in organisations
                     if slug in topic.govuk_organisations
                 ]
@@ -136,6 +137,18 @@ def govuk_facts(metadata: Mapping[str, Any]) -> tuple[set[str], list[str]]:
         if isinstance(org, Mapping) and org.get("slug")
     ]
     return content_types, organisations
+
+
+def organisation_names(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """Each organisation slug GOV.UK gave the item, with the name members read: GOV.UK's title
+    ("Department for Business and Trade"), or one made from the slug where it gave none."""
+    names = {}
+    for org in metadata.get("organisations") or []:
+        if isinstance(org, Mapping) and org.get("slug"):
+            title = org.get("title")
+            slug = str(org["slug"])
+            names[slug] = str(title) if title else organisation_name(slug)
+    return names
 
 
 def _as_type(display_type: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from alerter.evidence import Evidence, Text
 from alerter.examples import LabelledExample, LabelledText, shipped_labelled
 from alerter.matching import Token, tokenise
-from alerter.rules import STRONG_POINTS, Rules, govuk_facts
+from alerter.rules import STRONG_POINTS, Rules, govuk_facts, organisation_names
 from alerter.topics import Taxonomy
 
 # A topic needs this many labelled positives before the model decides it instead of the rules.
@@ -257,9 +257,11 @@ def explain(
         elif feature == "money":
             where, written = _money_in(text)
             new = [["words", written, where, points, (), ()]]
-        elif kind in ("type", "org"):
-            where = "content type" if kind == "type" else "organisation"
-            new = [["metadata", rest, where, points, (), ()]]
+        elif kind == "type":
+            new = [["metadata", rest, "content type", points, (), ()]]
+        elif kind == "org":
+            name = organisation_names(text.metadata).get(rest, rest)
+            new = [["metadata", name, "organisation", points, (), ()]]
         else:
             continue
         for piece in new:

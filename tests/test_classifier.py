@@ -182,17 +182,31 @@ def test_an_item_without_a_record_keeps_its_metadata_as_it_is() -> None:
     assert item_text("Title", "Summary", metadata, None) == Text("Title", "Summary", metadata)
 
 
-def test_a_gov_uk_organisation_adds_a_point() -> None:
+def test_a_gov_uk_organisation_adds_a_point_under_the_name_gov_uk_gives_it() -> None:
+    result = classify(
+        "Aluminium extrusions review",
+        "Duty rates are under review.",
+        organisations=[
+            {"slug": "trade-remedies-authority", "title": "Trade Remedies Authority (TRA)"}
+        ],
+    )
+
+    assert result.evidence["tariffs"] == (
+        Evidence("phrase", "duty", "summary", 1.0),
+        Evidence("metadata", "Trade Remedies Authority (TRA)", "organisation", 1.0),
+    )
+
+
+def test_an_organisation_gov_uk_gave_no_title_is_named_from_its_slug() -> None:
     result = classify(
         "Aluminium extrusions review",
         "Duty rates are under review.",
         organisations=[{"slug": "trade-remedies-authority", "acronym": "TRA"}],
     )
 
-    assert result.evidence["tariffs"] == (
-        Evidence("phrase", "duty", "summary", 1.0),
-        Evidence("metadata", "trade-remedies-authority", "organisation", 1.0),
-    )
+    named = Evidence("metadata", "Trade Remedies Authority", "organisation", 1.0)
+
+    assert named in result.evidence["tariffs"]
 
 
 def test_a_gov_uk_organisation_alone_is_not_enough() -> None:
@@ -255,8 +269,12 @@ def test_classify_many_answers_each_text_in_order() -> None:
             "published as a committee inquiry",
         ),
         (
-            Evidence("metadata", "trade-remedies-authority", "organisation", 1.0),
-            "published by trade remedies authority",
+            Evidence("metadata", "Department for Business and Trade", "organisation", 1.0),
+            "published by Department for Business and Trade",
+        ),
+        (
+            Evidence("metadata", "hm-revenue-customs", "organisation", 1.0),
+            "published by HM Revenue Customs",
         ),
         (
             Evidence("example", "Castings outlook", "item 7", 0.83),
@@ -264,7 +282,15 @@ def test_classify_many_answers_each_text_in_order() -> None:
         ),
         (Evidence("staff", "ann@alfed", "correction", 0.0), "set by staff (ann@alfed)"),
     ],
-    ids=["phrase", "content type", "record type", "organisation", "example", "staff"],
+    ids=[
+        "phrase",
+        "content type",
+        "record type",
+        "organisation",
+        "organisation stored as its slug",
+        "example",
+        "staff",
+    ],
 )
 def test_evidence_describes_itself_in_words(evidence: Evidence, words: str) -> None:
     assert evidence.describe() == words
