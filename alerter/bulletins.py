@@ -17,7 +17,7 @@ from alerter.delivery import Email, Personalization, Transport, single
 from alerter.delivery.message import to_mime
 from alerter.digests import digest_items
 from alerter.models import Bulletin, Delivery, Item, MailBatch
-from alerter.topics import Taxonomy
+from alerter.topics.taxonomy import Taxonomy
 from subscriptions.members import Audience, audience
 
 KIND = "bulletin"

@@ -25,25 +25,20 @@ from alerter.bulletins import (
     save_draft,
     start_sending,
 )
-from alerter.classifier import Classifier, Text, describe
-from alerter.clean import UnparseableDate, parse_listing_date
 from alerter.config import Settings, get_settings
 from alerter.db import create_db_engine, get_engine, migrate, session_scope
 from alerter.delivery import MailSettingsError, Transport, transport_for
-from alerter.evaluation import evaluate, naive_topics, quality_report, side_by_side
-from alerter.examples import LabelledFileError, LabelledText, read_labelled, text_from_record
-from alerter.labelling import (
-    UnknownTopic,
-    correct_topic,
-    learned_corrections,
-    load_classifier,
-    topic_counts,
-    topics_of,
+from alerter.ingest.clean import UnparseableDate, parse_listing_date
+from alerter.ingest.poll import UnknownSource, poll_sources
+from alerter.ingest.sources.catalog import (
+    SourceFileError,
+    list_sources,
+    source_health,
+    sync_source_file,
 )
-from alerter.labelling import reclassify as run_reclassification
+from alerter.ingest.store import list_items
 from alerter.logs import configure_logging
 from alerter.models import Item
-from alerter.poll import UnknownSource, poll_sources
 from alerter.progress import progress_bar
 from alerter.sending import (
     PlanReport,
@@ -54,14 +49,19 @@ from alerter.sending import (
     run_digest,
     send_bulletin,
 )
-from alerter.sources.catalog import (
-    SourceFileError,
-    list_sources,
-    source_health,
-    sync_source_file,
+from alerter.topics.classifier import Classifier, Text, describe
+from alerter.topics.evaluation import evaluate, naive_topics, quality_report, side_by_side
+from alerter.topics.examples import LabelledFileError, LabelledText, read_labelled, text_from_record
+from alerter.topics.labelling import (
+    UnknownTopic,
+    correct_topic,
+    learned_corrections,
+    load_classifier,
+    topic_counts,
+    topics_of,
 )
-from alerter.store import list_items
-from alerter.topics import Taxonomy, TaxonomyError, load_taxonomy
+from alerter.topics.labelling import reclassify as run_reclassification
+from alerter.topics.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from subscriptions.cli import members_app, staff_app
 from subscriptions.members import find_member, subscriber
 from subscriptions.models import Frequency
@@ -182,8 +182,8 @@ def run(
 def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from alerter.web.app import create_app
     from alerter.worker import build_scheduler, fail_worker, stop_scheduler, watch_scheduler
-    from subscriptions.web.app import create_app
 
     engine = _prepared_engine()
     scheduler = build_scheduler(settings)
@@ -268,7 +268,7 @@ def serve(
     """Run the web app (members' pages) on the configured database."""
     import uvicorn
 
-    from subscriptions.web.app import create_app
+    from alerter.web.app import create_app
 
     # X-Forwarded-For is believed only from ALERTER_TRUSTED_PROXIES (the app's own rule), not
     # from whatever uvicorn trusts by default.

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCES_FILE = PACKAGE_DIR / "default_sources.toml"
-DEFAULT_TOPICS_FILE = PACKAGE_DIR / "default_topics.toml"
+DEFAULT_TOPICS_FILE = PACKAGE_DIR / "topics" / "default_topics.toml"
 
 
 class Settings(BaseSettings):

@@ -34,7 +34,7 @@ from alerter.deadlines import (
 from alerter.delivery.message import Mailing, html_tag, text_tag
 from alerter.models import AssociationResponse, Delivery, Item, ItemTopic
 from alerter.render import render
-from alerter.topics import Taxonomy
+from alerter.topics.taxonomy import Taxonomy
 from subscriptions.members import reminder_subscribers
 
 REMINDER = "deadline-reminder"

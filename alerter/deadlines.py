@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
-# The document types whose closing date is a deadline for responding (see alerter.sources):
+# The document types whose closing date is a deadline for responding (see alerter.ingest.sources):
 # GOV.UK's consultations and calls for evidence, and select committees' calls for evidence.
 DEADLINE_TYPES = ("consultation", "call_for_evidence", "committee_inquiry")
 # Those whose outcome alerter reads (GOV.UK's; a committee's report is an item of its own).

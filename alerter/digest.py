@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from alerter.deadlines import closing_soon, deadline_label, is_open, responding_label
-from alerter.topics import Taxonomy
+from alerter.topics.taxonomy import Taxonomy
 
 DEFAULT_CAP = 30
 

@@ -104,7 +104,8 @@ class Item(SQLModel, table=True):
     backlog: bool = False
     # What the source said beyond title and summary (GOV.UK content type, organisations).
     source_metadata: dict[str, Any] = json_column()
-    # Set from a publisher's API record (see alerter.sources.base.Record); None for news items.
+    # Set from a publisher's API record (see alerter.ingest.sources.base.Record); None for news
+    # items.
     # The record's stable id there: the item is updated in place when the record changes.
     external_id: str | None = Field(default=None, unique=True, max_length=300)
     revision: str | None = Field(default=None, max_length=64)

@@ -62,7 +62,7 @@ from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
 from alerter.digests import candidates, digest_items, new_items, on_topics
 from alerter.models import Delivery, MailBatch
 from alerter.progress import Progress
-from alerter.topics import Taxonomy
+from alerter.topics.taxonomy import Taxonomy
 from subscriptions.members import (
     Subscriber,
     active_subscribers,

@@ -26,12 +26,12 @@ from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
 from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, stopped_by_failure, worker_name
-from alerter.parser_pool import PoolKeeper
-from alerter.poll import poll_sources
+from alerter.ingest.parser_pool import PoolKeeper
+from alerter.ingest.poll import poll_sources
+from alerter.ingest.sources.catalog import sync_source_file
 from alerter.sending import LONDON, plan_digests, run_deadline_alerts, run_digest, send_planned
-from alerter.sources.catalog import sync_source_file
 from alerter.staff_alerts import alert_staff
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ Also prints how long training the model takes. Target: at least 5,000 items/s.
 import time
 from pathlib import Path
 
-from alerter.classifier import Classifier, Text
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.examples import ExampleMatcher, LabelledExample, read_labelled, shipped_labelled
-from alerter.topic_model import train
-from alerter.topics import load_taxonomy
+from alerter.topics.classifier import Classifier, Text
+from alerter.topics.examples import ExampleMatcher, LabelledExample, read_labelled, shipped_labelled
+from alerter.topics.model import train
+from alerter.topics.taxonomy import load_taxonomy
 
 HELD_OUT = Path(__file__).parent.parent / "tests" / "fixtures" / "topics" / "heldout.jsonl"
 ITEMS = 20_000

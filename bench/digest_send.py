@@ -35,15 +35,15 @@ from sqlmodel import Session, SQLModel
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine, migrate
 from alerter.delivery import transport_for
-from alerter.labelling import classify_items, load_classifier
+from alerter.ingest.sources.base import Entry
+from alerter.ingest.store import store_entries, story_index
 from alerter.models import Delivery, Source
 from alerter.sending import PlanReport, SendReport, run_digest
-from alerter.sources.base import Entry
-from alerter.store import store_entries, story_index
-from alerter.topics import load_taxonomy
+from alerter.topics.labelling import classify_items, load_classifier
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import email_hash
 from subscriptions.models import Frequency, Member, MemberStatus, MemberTopic
-from tests.fake_sendgrid import API_KEY, FakeSendGrid, Faults
+from tests.support.fake_sendgrid import API_KEY, FakeSendGrid, Faults
 
 ITEMS = 300
 LABELLED = Path(__file__).parent.parent / "tests" / "fixtures" / "topics"

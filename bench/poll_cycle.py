@@ -22,20 +22,20 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from alerter.classifier import Classifier
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine, migrate
-from alerter.labelling import load_classifier, write_topics
+from alerter.ingest.parser_pool import Parsed, ParserPool, PoolKeeper
+from alerter.ingest.poll import poll_sources
+from alerter.ingest.sources.base import Document
+from alerter.ingest.sources.catalog import spec_of, sync_source_file
+from alerter.ingest.store import store_entries, story_index
 from alerter.models import Source
-from alerter.parser_pool import Parsed, ParserPool, PoolKeeper
-from alerter.poll import poll_sources
-from alerter.sources.base import Document
-from alerter.sources.catalog import spec_of, sync_source_file
-from alerter.store import store_entries, story_index
-from alerter.topic_model import shipped_model
-from alerter.topics import load_taxonomy
-from tests.fake_web import FakeWeb, Reply
-from tests.feeds import Story, rss
+from alerter.topics.classifier import Classifier
+from alerter.topics.labelling import load_classifier, write_topics
+from alerter.topics.model import shipped_model
+from alerter.topics.taxonomy import load_taxonomy
+from tests.support.fake_web import FakeWeb, Reply
+from tests.support.feeds import Story, rss
 
 FEEDS = 100
 ITEMS_PER_FEED = 50

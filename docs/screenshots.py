@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 
 from alerter.db import get_engine
 from alerter.demo import MEMBERS, prepare, run_demo
-from subscriptions.web.app import create_app
+from alerter.web.app import create_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 DOCS = Path(__file__).resolve().parent

@@ -1,1 +1,1 @@
-"""Members, their subscriptions, and the web pages for members and staff."""
+"""Members, their subscriptions and consent, and staff accounts."""

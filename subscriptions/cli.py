@@ -12,7 +12,7 @@ from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
 from alerter.progress import progress_bar
 from alerter.sending import plan_confirmations, send_planned
-from alerter.topics import TaxonomyError, load_taxonomy
+from alerter.topics.taxonomy import TaxonomyError, load_taxonomy
 from subscriptions.importing import (
     ImportFileError,
     decode,

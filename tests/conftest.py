@@ -14,7 +14,7 @@ import alerter.db
 import subscriptions.models  # noqa: F401  (its tables, for emptying between tests)
 from alerter.config import Settings
 from alerter.db import create_db_engine, migrate
-from tests.fake_web import FakeWeb
+from tests.support.fake_web import FakeWeb
 
 
 @pytest.fixture(scope="session")

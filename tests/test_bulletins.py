@@ -28,11 +28,11 @@ from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
 from alerter.models import Bulletin, Delivery
 from alerter.sending import run_digest, send_bulletin
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member, suppress, unsubscribe
 from subscriptions.models import Frequency
-from tests.fake_sendgrid import API_KEY, FakeSendGrid
-from tests.newsroom import add_subscriber, store_item
+from tests.support.fake_sendgrid import API_KEY, FakeSendGrid
+from tests.support.newsroom import add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 NOW = datetime.now(UTC).replace(microsecond=0)

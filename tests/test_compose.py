@@ -7,8 +7,8 @@ from alerter.compose import HTML_LIMIT, Recipient, digest_email, markdown_text
 from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.delivery.message import to_mime
 from alerter.digest import DigestItem, build_digest
-from alerter.topics import load_taxonomy
-from tests.raw_mail import raw_headers, unfolded
+from alerter.topics.taxonomy import load_taxonomy
+from tests.support.raw_mail import raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)

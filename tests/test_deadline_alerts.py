@@ -13,9 +13,9 @@ from alerter.deadline_alerts import OUTCOME, REMINDER, plan_outcome_alerts, plan
 from alerter.delivery import OutboxTransport
 from alerter.models import Delivery, Item
 from alerter.sending import SendReport, send_planned
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Member
-from tests.newsroom import Clock, add_subscriber, store_consultation
+from tests.support.newsroom import Clock, add_subscriber, store_consultation
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 STORED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -23,16 +23,16 @@ from alerter.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import OutboxTransport
 from alerter.models import Item, ItemTopic
 from alerter.sending import SendReport, plan_digests, send_planned
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
+from alerter.web.app import create_app
 from subscriptions.models import Frequency, Member
 from subscriptions.notices import member_link
 from subscriptions.tokens import Purpose
-from subscriptions.web.app import create_app
-from tests.api_polls import declare, poll_at
-from tests.fake_govuk_api import FakeGovuk, load_items
-from tests.fake_web import FakeWeb
-from tests.newsroom import Clock, add_subscriber
-from tests.web_forms import csrf
+from tests.support.api_polls import declare, poll_at
+from tests.support.fake_govuk_api import FakeGovuk, load_items
+from tests.support.fake_web import FakeWeb
+from tests.support.newsroom import Clock, add_subscriber
+from tests.support.web_forms import csrf
 
 FIRST_POLL = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday
 JOINED = FIRST_POLL - timedelta(days=1)

@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from alerter.db import create_db_engine
 from alerter.demo import MEMBERS
-from alerter.labelling import topics_of
 from alerter.models import Item
-from tests.fake_web import free_port
+from alerter.topics.labelling import topics_of
+from tests.support.fake_web import free_port
 
 
 def test_the_demo_sends_each_member_a_digest_of_their_topics_and_serves_the_app(

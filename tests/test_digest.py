@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from alerter.config import DEFAULT_TOPICS_FILE
 from alerter.digest import DigestItem, build_digest
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)

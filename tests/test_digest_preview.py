@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.digests import candidates
-from alerter.labelling import correct_topic, load_classifier
+from alerter.topics.labelling import correct_topic, load_classifier
 from subscriptions.members import unsubscribe
 from subscriptions.models import Member
-from tests.newsroom import add_subscriber, store_item
+from tests.support.newsroom import add_subscriber, store_item
 
 runner = CliRunner()
 

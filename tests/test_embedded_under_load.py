@@ -34,11 +34,11 @@ from subscriptions.models import Frequency, Member
 from subscriptions.notices import member_link
 from subscriptions.staff import create_staff
 from subscriptions.tokens import Purpose
-from tests.fake_smtp import Mailbox
-from tests.fake_web import FakeWeb, Reply, free_port
-from tests.feeds import Story, rss
-from tests.newsroom import add_subscriber, store_item
-from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
+from tests.support.fake_smtp import Mailbox
+from tests.support.fake_web import FakeWeb, Reply, free_port
+from tests.support.feeds import Story, rss
+from tests.support.newsroom import add_subscriber, store_item
+from tests.support.web_forms import STAFF_EMAIL, STAFF_PASSWORD, csrf, sign_in
 
 FEEDS = 10
 ITEMS_PER_FEED = 100

@@ -17,10 +17,10 @@ from alerter.delivery import OutboxTransport
 from alerter.health import STALE_AFTER, beat, stopped_by_failure
 from alerter.models import Source
 from alerter.sending import run_digest
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
+from alerter.web.app import create_app
 from subscriptions.models import Frequency
-from subscriptions.web.app import create_app
-from tests.newsroom import add_subscriber, news_source, store_item
+from tests.support.newsroom import add_subscriber, news_source, store_item
 
 # The app is told this time, so that heartbeats written against it are as fresh as the test
 # says however late in a long, loaded suite it runs.

@@ -32,5 +32,5 @@ def test_a_failing_source_is_logged_as_json_with_its_name(
     assert result.exit_code == 0, result.output
     [failure] = [r for r in json_lines(result.stderr) if "failed" in str(r["message"])]
     assert failure["source"] == "DBT news"
-    assert failure["level"] == "INFO" and failure["logger"] == "alerter.poll"
+    assert failure["level"] == "INFO" and failure["logger"] == "alerter.ingest.poll"
     assert str(failure["time"]).endswith("+00:00")

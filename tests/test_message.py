@@ -7,7 +7,7 @@ import re
 import pytest
 
 from alerter.delivery.message import Email, to_mime
-from tests.raw_mail import decoded, header_section, raw_headers, unfolded
+from tests.support.raw_mail import decoded, header_section, raw_headers, unfolded
 
 UNSUBSCRIBE = "https://alerts.alfed.example/unsubscribe/" + "eyJtZW1iZXIiOjEyM30." * 8
 TOKEN = "5f0c6b1e9a2d4c7f8e3b1a0d9c8b7a6f"

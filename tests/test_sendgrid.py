@@ -25,10 +25,10 @@ from alerter.delivery.sendgrid_api import SendGridTransport, request_body
 from alerter.mail_events import record_events
 from alerter.models import Delivery, MailBatch
 from alerter.sending import SendReport, period_of, plan_digests, send_planned
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
-from tests.fake_sendgrid import API_KEY, FakeSendGrid, Scripted, gateway_timeout
-from tests.newsroom import Clock, add_subscriber, store_item
+from tests.support.fake_sendgrid import API_KEY, FakeSendGrid, Scripted, gateway_timeout
+from tests.support.newsroom import Clock, add_subscriber, store_item
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 NOW = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # a Monday morning

@@ -17,11 +17,11 @@ from alerter.db import create_db_engine
 from alerter.delivery import Mailing, OutboxTransport, SendBatch
 from alerter.models import Delivery, Item, Source
 from alerter.sending import MARK_RETRY_SECONDS, period_of, plan_digests, run_digest, send_planned
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
-from tests.newsroom import Clock, add_subscriber, store_item
-from tests.raw_mail import decoded, raw_headers, unfolded
+from tests.support.newsroom import Clock, add_subscriber, store_item
+from tests.support.raw_mail import decoded, raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday

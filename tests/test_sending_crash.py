@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.labelling import classify_items, load_classifier
+from alerter.ingest.sources.base import Entry
+from alerter.ingest.store import store_entries, story_index
 from alerter.models import Delivery, Source
-from alerter.sources.base import Entry
-from alerter.store import store_entries, story_index
+from alerter.topics.labelling import classify_items, load_classifier
 from subscriptions.members import add_member
 from subscriptions.models import Frequency
-from tests.fake_sendgrid import API_KEY, FakeSendGrid, Faults
+from tests.support.fake_sendgrid import API_KEY, FakeSendGrid, Faults
 
 TRIALS = 20
 MEMBERS = 60

@@ -15,13 +15,13 @@ from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import transport_for
 from alerter.models import Delivery
 from alerter.sending import SendReport, period_of, plan_digests, send_planned
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member
 from subscriptions.models import Frequency
-from tests.fake_smtp import Mailbox
-from tests.fake_web import free_port
-from tests.newsroom import Clock, add_subscriber, store_item
-from tests.raw_mail import raw_headers, unfolded
+from tests.support.fake_smtp import Mailbox
+from tests.support.fake_web import free_port
+from tests.support.newsroom import Clock, add_subscriber, store_item
+from tests.support.raw_mail import raw_headers, unfolded
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
 JOINED = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from alerter.config import Settings
 from alerter.delivery import OutboxTransport
 from alerter.models import Source, StaffAlert
 from alerter.staff_alerts import alert_staff
-from tests.newsroom import news_source, weekly_run
+from tests.support.newsroom import news_source, weekly_run
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ import alerter.worker
 from alerter.config import Settings
 from alerter.health import readiness
 from alerter.worker import build_scheduler, scheduler_problem
-from tests.fake_web import free_port
+from tests.support.fake_web import free_port
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from alerter.config import Settings
-from subscriptions.web.app import create_app
-from tests.live_server import serving
+from alerter.web.app import create_app
+from tests.support.live_server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What works on these machines; Playwright itself gives each launch a fresh, empty profile

@@ -14,8 +14,8 @@ from subscriptions.members import find_member, suppress, unsubscribe
 from subscriptions.staff import create_staff
 from tests.browser.conftest import LiveApp
 from tests.browser.test_journeys import assert_basically_accessible
-from tests.newsroom import add_subscriber, store_item
-from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD
+from tests.support.newsroom import add_subscriber, store_item
+from tests.support.web_forms import STAFF_EMAIL, STAFF_PASSWORD
 
 NOW = datetime.now(UTC)
 TARIFFS = "Tariffs and trade remedies"

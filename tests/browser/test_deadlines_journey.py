@@ -16,8 +16,8 @@ from subscriptions.staff import create_staff
 from subscriptions.tokens import Purpose
 from tests.browser.conftest import LiveApp
 from tests.browser.test_journeys import assert_basically_accessible
-from tests.newsroom import add_subscriber, store_consultation
-from tests.web_forms import STAFF_EMAIL, STAFF_PASSWORD
+from tests.support.newsroom import add_subscriber, store_consultation
+from tests.support.web_forms import STAFF_EMAIL, STAFF_PASSWORD
 
 # Relative to the real clock (the live app's): ten days leaves every margin a loaded machine needs.
 NOW = datetime.now(UTC)

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from alerter.labelling import topics_of as item_topics
+from alerter.topics.labelling import topics_of as item_topics
 from subscriptions.members import find_member, topics_of
 from subscriptions.models import MemberStatus
 from subscriptions.staff import create_staff
 from tests.browser.conftest import LiveApp
-from tests.test_staff_pages import NOW, stored_item
-from tests.web_forms import STAFF_PASSWORD as PASSWORD
+from tests.support.web_forms import STAFF_PASSWORD as PASSWORD
+from tests.web.test_staff_pages import NOW, stored_item
 
 IMPORT_CSV = (
     "email,name,organisation,topics,frequency\n"

@@ -5,8 +5,8 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
 from subscriptions.staff import create_staff
-from tests.test_staff_pages import NOW
-from tests.web_forms import STAFF_PASSWORD as PASSWORD
+from tests.support.web_forms import STAFF_PASSWORD as PASSWORD
+from tests.web.test_staff_pages import NOW
 
 PHONE = {"width": 375, "height": 800}
 # A long address, a long refusal and an unbreakable header line: what pushed pages sideways.

@@ -1,0 +1,1 @@
+"""The web app: members' self-service pages and the staff console, one FastAPI app."""

@@ -1,0 +1,459 @@
+"""The staff console: items and their topics (with corrections), source health, members, CSV
+import and export, topics with subscriber counts. Every route requires a signed-in staff member."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from alerter.config import Settings
+from alerter.db import session_scope
+from alerter.deadlines import deadline_label
+from alerter.delivery import transport_for
+from alerter.ingest.sources.catalog import list_sources, source_health
+from alerter.ingest.store import list_items
+from alerter.ledger import decide_in_doubt, failures, in_doubt, recent_runs
+from alerter.models import Item
+from alerter.sending import plan_confirmations, send_planned
+from alerter.topics.classifier import describe
+from alerter.topics.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
+from alerter.topics.taxonomy import Taxonomy
+from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, page
+from alerter.web.member_pages import FREQUENCIES
+from alerter.web.staff_auth import CurrentStaff
+from subscriptions.importing import ImportFileError, decode, export_file, import_members
+from subscriptions.members import (
+    InvalidChoice,
+    InvalidEmail,
+    add_member,
+    check_choices,
+    emails_of,
+    erase,
+    normalise_email,
+    search_members,
+    subscriber_counts,
+    update_preferences,
+)
+from subscriptions.members import topics_of as member_topics
+from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
+from subscriptions.notices import CONFIRMATION, send_confirmation
+
+router = APIRouter(prefix="/staff")
+MAX_UPLOAD = 5_000_000
+
+
+def _staff_page(
+    request: Request, template: str, staff: Any, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return page(request, f"pages/staff/{template}", status, staff=staff, **context)
+
+
+@router.get("", include_in_schema=False)
+def staff_home(staff: CurrentStaff) -> RedirectResponse:
+    return RedirectResponse("/staff/items", status_code=303)
+
+
+@router.get("/items")
+def items_page(
+    request: Request,
+    session: SessionDep,
+    staff: CurrentStaff,
+    clock: ClockDep,
+    q: str = "",
+    topic: str = "",
+) -> HTMLResponse:
+    listed = list_items(session, text=q or None, topic=topic or None, limit=50)
+    now = clock()
+    topics = topics_of(session, [stored.item.id for stored in listed if stored.item.id])
+    rows = [
+        {
+            "stored": stored,
+            "topics": [
+                {
+                    "id": row.topic_id,
+                    "by": row.assigned_by,
+                    "evidence": [describe(e) for e in row.evidence],
+                }
+                for row in topics.get(stored.item.id or 0, [])
+            ],
+            "deadline": (
+                deadline_label(stored.item.closes_at, now) if stored.item.closes_at else ""
+            ),
+        }
+        for stored in listed
+    ]
+    return _staff_page(
+        request,
+        "items.html",
+        staff,
+        rows=rows,
+        q=q,
+        topic=topic,
+        taxonomy=request.app.state.taxonomy.topics,
+    )
+
+
+@router.post("/items/{item_id}/topics", dependencies=[CsrfChecked])
+def correct_item_topic(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    topic: Annotated[str, Form()],
+    action: Annotated[str, Form()],
+) -> Response:
+    if session.get(Item, item_id) is None:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            404,
+            heading="No such item",
+            paragraphs=[f"There is no item {item_id}."],
+        )
+    try:
+        correct_topic(
+            session,
+            request.app.state.taxonomy,
+            item_id,
+            topic,
+            present=action == "add",
+            corrected_by=staff.email,
+            now=datetime.now(UTC),
+        )
+    except UnknownTopic as error:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="That did not work",
+            paragraphs=[str(error)],
+        )
+    return RedirectResponse(f"/staff/items#item-{item_id}", status_code=303)
+
+
+@router.get("/sources")
+def sources_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    health = [source_health(source) for source in list_sources(session)]
+    return _staff_page(request, "sources.html", staff, sources=health)
+
+
+@router.get("/deliveries")
+def deliveries_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    """Every digest and bulletin run of the last 30 days, with what became of its emails."""
+    since = datetime.now(UTC) - timedelta(days=30)
+    return _staff_page(request, "deliveries.html", staff, runs=recent_runs(session, since))
+
+
+@router.get("/deliveries/{kind}/{period}")
+def failures_page(
+    request: Request, kind: str, period: str, session: SessionDep, staff: CurrentStaff
+) -> HTMLResponse:
+    """A run's failed deliveries, each with the mail service's reason, and those in doubt."""
+    failed = failures(session, kind, period)
+    doubtful = in_doubt(session, kind, period)
+    emails = emails_of(session, [f.member_id for f in failed] + [d.member_id for d in doubtful])
+    return _staff_page(
+        request,
+        "failures.html",
+        staff,
+        kind=kind,
+        period=period,
+        failed=failed,
+        in_doubt=doubtful,
+        emails=emails,
+    )
+
+
+@router.post("/deliveries/{kind}/{period}/in-doubt", dependencies=[CsrfChecked])
+def decide_in_doubt_deliveries(
+    kind: str,
+    period: str,
+    decision: Annotated[str, Form()],
+    session: SessionDep,
+    staff: CurrentStaff,
+) -> RedirectResponse:
+    """Staff settle the deliveries in doubt that no sender can: counted as sent, or sent again."""
+    if decision in ("sent", "again"):
+        decide_in_doubt(
+            session, kind, period, sent=decision == "sent", by=staff.email, now=datetime.now(UTC)
+        )
+    return RedirectResponse(f"/staff/deliveries/{kind}/{quote(period)}", status_code=303)
+
+
+@router.get("/topics")
+def topics_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+    return _staff_page(
+        request,
+        "topics.html",
+        staff,
+        topics=request.app.state.taxonomy.topics,
+        items=topic_counts(session),
+        subscribers=subscriber_counts(session),
+    )
+
+
+@router.get("/members")
+def members_page(
+    request: Request, session: SessionDep, staff: CurrentStaff, q: str = ""
+) -> HTMLResponse:
+    return _staff_page(request, "members.html", staff, members=search_members(session, q), q=q)
+
+
+def _member_form(request: Request, staff: Any, status: int = 200, **values: Any) -> HTMLResponse:
+    context = {
+        "member": None,
+        "errors": [],
+        "email": "",
+        "name": "",
+        "organisation": "",
+        "chosen_topics": set(),
+        "frequency": Frequency.WEEKLY,
+        "events": [],
+    } | values
+    return _staff_page(
+        request,
+        "member.html",
+        staff,
+        status,
+        topics=request.app.state.taxonomy.topics,
+        frequencies=FREQUENCIES,
+        **context,
+    )
+
+
+@router.get("/members/new")
+def new_member_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
+    return _member_form(request, staff)
+
+
+@router.post("/members/new", dependencies=[CsrfChecked])
+def new_member(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    organisation: Annotated[str, Form(max_length=200)] = "",
+    topics: Annotated[list[str], Form()] = [],  # noqa: B006
+    frequency: Annotated[str, Form()] = Frequency.WEEKLY,
+    consent_confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        address = normalise_email(email)
+        chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
+        member = add_member(
+            session,
+            address,
+            name=name.strip(),
+            organisation=organisation.strip(),
+            topics=chosen,
+            frequency=how_often,
+            consent_confirmed=consent_confirmed,
+            added_by=staff.email,
+            now=datetime.now(UTC),
+        )
+    except (InvalidEmail, InvalidChoice) as error:
+        return _member_form(
+            request,
+            staff,
+            422,
+            errors=[str(error)],
+            email=email,
+            name=name,
+            organisation=organisation,
+            chosen_topics=set(topics),
+            frequency=frequency,
+        )
+    session.commit()  # saved before the email goes: no lock is held while a mail service answers
+    if not consent_confirmed:
+        send_confirmation(settings, transport_for(settings), member)
+    return RedirectResponse(f"/staff/members/{member.id}", status_code=303)
+
+
+@router.get("/members/import")
+def import_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
+    return _staff_page(request, "import.html", staff, report=None, error=None)
+
+
+@router.post("/members/import", dependencies=[CsrfChecked])
+def import_upload(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    background: BackgroundTasks,
+    file: Annotated[UploadFile | None, File()] = None,
+    consent_confirmed: Annotated[bool, Form()] = False,
+    update_existing: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    """Import the file and show what became of each row. A plain function, run in a worker
+    thread: a large file must not hold up every other request while it is read and stored."""
+    data = file.file.read(MAX_UPLOAD + 1) if file is not None else b""
+    error = None
+    report = None
+    now = datetime.now(UTC)
+    if file is None or not (file.filename or data):
+        error = "Choose the CSV file to import, then press Import."
+    elif len(data) > MAX_UPLOAD:
+        error = "The file is larger than 5 MB; split it and import the parts."
+    else:
+        try:
+            report = import_members(
+                session,
+                decode(data),
+                known_topics=request.app.state.taxonomy.ids,
+                consent_confirmed=consent_confirmed,
+                update_existing=update_existing,
+                imported_by=staff.email,
+                now=now,
+            )
+        except ImportFileError as problem:
+            error = str(problem)
+    if report is not None and report.to_confirm:
+        # Planned with the members, in this request's transaction; sent after the response
+        # (and by the worker, should this process stop first).
+        period = plan_confirmations(session, report.to_confirm, now)
+        background.add_task(
+            _send_confirmations,
+            request.app.state.engine,
+            settings,
+            request.app.state.taxonomy,
+            period,
+        )
+    status = 200 if error is None else 422
+    return _staff_page(request, "import.html", staff, status, report=report, error=error)
+
+
+def _send_confirmations(
+    engine: sa.Engine, settings: Settings, taxonomy: Taxonomy, period: str
+) -> None:
+    with session_scope(engine) as session:
+        send_planned(
+            session,
+            transport_for(settings),
+            settings,
+            taxonomy,
+            kind=CONFIRMATION,
+            period=period,
+            clock=lambda: datetime.now(UTC),
+        )
+
+
+def _no_such_member(request: Request, staff: Any) -> HTMLResponse:
+    return _staff_page(
+        request,
+        "message.html",
+        staff,
+        404,
+        heading="No such member",
+        paragraphs=["This member does not exist or has been erased."],
+    )
+
+
+@router.get("/members/{member_id}")
+def member_page(
+    request: Request, member_id: int, session: SessionDep, staff: CurrentStaff
+) -> HTMLResponse:
+    member = session.get(Member, member_id)
+    if member is None or member.status == MemberStatus.ERASED:
+        return _no_such_member(request, staff)
+    events = session.exec(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member_id)
+        .order_by(col(ConsentEvent.at))
+    ).all()
+    return _member_form(
+        request,
+        staff,
+        member=member,
+        email=member.email,
+        name=member.name,
+        organisation=member.organisation,
+        chosen_topics=set(member_topics(session, member_id)),
+        frequency=member.frequency,
+        events=events,
+    )
+
+
+@router.post("/members/{member_id}", dependencies=[CsrfChecked])
+def edit_member(
+    request: Request,
+    member_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    name: Annotated[str, Form(max_length=200)] = "",
+    organisation: Annotated[str, Form(max_length=200)] = "",
+    topics: Annotated[list[str], Form()] = [],  # noqa: B006
+    frequency: Annotated[str, Form()] = Frequency.WEEKLY,
+) -> Response:
+    member = session.get(Member, member_id)
+    if member is None or member.status == MemberStatus.ERASED:
+        return _no_such_member(request, staff)
+    try:
+        chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
+    except InvalidChoice as error:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="That did not work",
+            paragraphs=[str(error)],
+        )
+    member.name, member.organisation = name.strip(), organisation.strip()
+    update_preferences(session, member, chosen, how_often, datetime.now(UTC))
+    return RedirectResponse(f"/staff/members/{member_id}", status_code=303)
+
+
+@router.post("/members/{member_id}/erase", dependencies=[CsrfChecked])
+def erase_member(
+    request: Request,
+    member_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    confirm_email: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase a member for good, once staff have typed the member's address to confirm it."""
+    member = session.get(Member, member_id)
+    if member is None or member.status == MemberStatus.ERASED:
+        return _no_such_member(request, staff)
+    if confirm_email.strip().lower() != member.email:
+        return _staff_page(
+            request,
+            "message.html",
+            staff,
+            422,
+            heading="The member was not erased",
+            paragraphs=[
+                f"Erasing cannot be undone. To erase {member.email}, type that address in the "
+                "box above the Erase button on their page, and press it again."
+            ],
+            link={"href": f"/staff/members/{member_id}", "text": f"Back to {member.email}"},
+        )
+    erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
+    return _staff_page(
+        request,
+        "message.html",
+        staff,
+        heading="Member erased",
+        paragraphs=[
+            "Their personal data is gone. An anonymous record stays so "
+            "that an import cannot subscribe them again."
+        ],
+    )
+
+
+@router.get("/members.csv")
+def export_csv(session: SessionDep, staff: CurrentStaff) -> Response:
+    return Response(
+        export_file(session),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="members.csv"'},
+    )
