@@ -10,7 +10,7 @@ from typing import Any
 from alerter.topics.evidence import Evidence, Text, describe
 from alerter.topics.examples import ExampleMatcher, LabelledExample
 from alerter.topics.matching import Token, tokenise
-from alerter.topics.model import TopicModel, explain, features
+from alerter.topics.model import TopicModel, explain
 from alerter.topics.rules import Rules
 from alerter.topics.taxonomy import Taxonomy
 
@@ -107,23 +107,20 @@ class Classifier:
         decided: list[dict[str, list[Evidence]]],
     ) -> None:
         """Add the topics the model gives each text, with their evidence."""
-        positions: list[dict[str, tuple[bool, int]]] = [{} for _ in texts]
         vectors = [
-            model.vectorise(features(text, title, summary, evidence, where))
-            for text, (title, summary), evidence, where in zip(
-                texts, tokenised, by_rules, positions, strict=True
-            )
+            model.encode(text, title, summary, evidence)
+            for text, (title, summary), evidence in zip(texts, tokenised, by_rules, strict=True)
         ]
         scores = model.scores(vectors)
+        given = scores >= model.thresholds
         for row, (text, (title, summary)) in enumerate(zip(texts, tokenised, strict=True)):
             for topic, index in self._topics:
-                if index is None or scores[row, index] < model.thresholds[index]:
+                if index is None or not given[row, index]:
                     continue
                 explained = explain(
                     model,
                     index,
                     vectors[row],
-                    positions[row],
                     text,
                     title,
                     summary,

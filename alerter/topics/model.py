@@ -18,7 +18,7 @@ A topic with too few labelled examples (a topic staff just added) is left to the
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -46,6 +46,7 @@ STEM_LETTERS = 5
 # Evidence shown per topic: its largest contributions, down to this size.
 MAX_EVIDENCE = 5
 MIN_CONTRIBUTION = 0.05
+WORD_CACHE_SIZE = 100_000  # distinct words a model remembers the feature rows of
 
 # Words too common to be evidence on their own (they still count in pairs: "call for evidence").
 STOP_WORDS = frozenset(
@@ -93,49 +94,70 @@ def features(
     title: list[Token],
     summary: list[Token],
     rules: Mapping[str, list[Evidence]],
-    positions: dict[str, tuple[bool, int]] | None = None,
 ) -> Features:
-    """What the model reads of one item (each feature is present or not). With `positions`,
-    also where each word feature first appears: (in the title, position of its first word)."""
+    """What the model reads of one item (each feature is present or not)."""
     found: Features = {}
     for in_title, tokens in ((True, title), (False, summary)):
         previous = None
-        for i, token in enumerate(tokens):
+        for token in tokens:
             word, anywhere, in_the_title, stem = _word_features(token.norm)
             if anywhere is not None:
                 found[anywhere] = 1.0
                 if in_title:
                     found[in_the_title] = 1.0
-                if positions is not None and anywhere not in positions:
-                    positions[anywhere] = positions[in_the_title] = (in_title, i)
                 if stem is not None:
                     found[stem] = 1.0
-                    if positions is not None and stem not in positions:
-                        positions[stem] = (in_title, i)
             if previous is not None:
                 pair = _pair_feature(previous, word)
                 if pair is not None:
                     found[pair] = 1.0
-                    if positions is not None and pair not in positions:
-                        positions[pair] = (in_title, i - 1)
             previous = word
     if _MONEY.search(text.title) or _MONEY.search(text.summary):
         found["money"] = 1.0
+    found.update(_rule_features(rules))
+    if text.metadata:
+        found.update((name, 1.0) for name in _metadata_features(text.metadata))
+    return found
+
+
+def word_positions(
+    title: list[Token], summary: list[Token], wanted: Set[str]
+) -> dict[str, tuple[bool, int]]:
+    """Where each of the wanted word features first appears in an item: (in the title, position
+    of its first word). Only explaining needs it, for a topic's few largest contributions."""
+    positions: dict[str, tuple[bool, int]] = {}
+    pairs = {tuple(f[2:].split(" ")) for f in wanted if f.startswith("b:")}
+    for in_title, tokens in ((True, title), (False, summary)):
+        previous = None
+        for i, token in enumerate(tokens):
+            word, anywhere, in_the_title, stem = _word_features(token.norm)
+            if anywhere is not None:
+                for feature in (anywhere, in_the_title, stem):
+                    if feature is not None and feature in wanted and feature not in positions:
+                        positions[feature] = (in_title, i)
+            if previous is not None and (previous, word) in pairs:
+                positions.setdefault(f"b:{previous} {word}", (in_title, i - 1))
+            previous = word
+    return positions
+
+
+def _rule_features(rules: Mapping[str, list[Evidence]]) -> list[tuple[str, float]]:
+    """The taxonomy's evidence as features: each topic's points (capped), whether any of it is
+    strong, and each phrase or metadata found."""
+    found = []
     for topic_id, evidence in rules.items():
         points = sum(e.points for e in evidence)
-        found["rule:" + topic_id] = min(points, RULE_POINTS_CAP) / RULE_POINTS_UNIT
+        found.append(("rule:" + topic_id, min(points, RULE_POINTS_CAP) / RULE_POINTS_UNIT))
         if any(e.points >= STRONG_POINTS for e in evidence):
             # A strong phrase or a content type: nearly decisive whatever else the item says.
-            found["strong:" + topic_id] = 1.0
-        for e in evidence:
-            found[f"p:{topic_id}:{e.text}"] = 1.0
-    if text.metadata:
-        content_types, organisations = govuk_facts(text.metadata)
-        for content_type in content_types:
-            found["type:" + content_type] = 1.0
-        for organisation in organisations:
-            found["org:" + organisation] = 1.0
+            found.append(("strong:" + topic_id, 1.0))
+        found += [(f"p:{topic_id}:{e.text}", 1.0) for e in evidence]
     return found
+
+
+def _metadata_features(metadata: Mapping[str, Any]) -> list[str]:
+    content_types, organisations = govuk_facts(metadata)
+    return ["type:" + t for t in content_types] + ["org:" + o for o in organisations]
 
 
 class TopicModel:
@@ -157,19 +179,67 @@ class TopicModel:
         self.thresholds = thresholds  # the score at or above which each topic is given
         self.fingerprint = fingerprint  # of what it was trained from: equal inputs, equal models
         self._columns = {name: i for i, name in enumerate(features)}
-        # Each topic's weights as a plain list: explaining reads a few dozen of them per item.
-        self._by_topic = [list(map(float, column)) for column in coefficients.T]
+        # Per normalised word: the word as the model reads it, and the rows of its features
+        # (anywhere, in the title, its beginning; None where the model has none). Texts share
+        # most of their words, so each is looked up once.
+        self._words: dict[str, tuple[str, int | None, int | None, int | None]] = {}
 
-    def vectorise(self, found: Features) -> tuple[list[int], list[float]]:
-        """The item's known features: their rows in the coefficients, and their values."""
-        get = self._columns.get
-        indices, values = [], []
-        for feature, value in found.items():
-            column = get(feature)
+    def encode(
+        self,
+        text: Text,
+        title: list[Token],
+        summary: list[Token],
+        rules: Mapping[str, list[Evidence]],
+    ) -> tuple[list[int], list[float]]:
+        """The item's `features` that the model knows, as their rows in the coefficients and
+        their values; classifying's fast path, which never names a feature the model lacks."""
+        found: dict[int, float] = {}
+        columns, words = self._columns, self._words
+        get = columns.get
+        for in_title, tokens in ((True, title), (False, summary)):
+            previous = None
+            for token in tokens:
+                known = words.get(token.norm)
+                if known is None:
+                    known = self._word(token.norm)
+                word, anywhere, in_the_title, stem = known
+                if anywhere is not None:
+                    found[anywhere] = 1.0
+                if in_title and in_the_title is not None:
+                    found[in_the_title] = 1.0
+                if stem is not None:
+                    found[stem] = 1.0
+                if previous is not None and (previous not in STOP_WORDS or word not in STOP_WORDS):
+                    pair = get(f"b:{previous} {word}")
+                    if pair is not None:
+                        found[pair] = 1.0
+                previous = word
+        if _MONEY.search(text.title) or _MONEY.search(text.summary):
+            money = get("money")
+            if money is not None:
+                found[money] = 1.0
+        for name, value in _rule_features(rules):
+            column = get(name)
             if column is not None:
-                indices.append(column)
-                values.append(value)
-        return indices, values
+                found[column] = value
+        if text.metadata:
+            for name in _metadata_features(text.metadata):
+                column = get(name)
+                if column is not None:
+                    found[column] = 1.0
+        return list(found), list(found.values())
+
+    def _word(self, norm: str) -> tuple[str, int | None, int | None, int | None]:
+        word, anywhere, in_the_title, stem = _word_features(norm)
+        get = self._columns.get
+        known = (
+            (word, get(anywhere), get(in_the_title), get(stem) if stem else None)
+            if anywhere is not None
+            else (word, None, None, None)
+        )
+        if len(self._words) < WORD_CACHE_SIZE:
+            self._words[norm] = known
+        return known
 
     def scores(self, rows: Sequence[tuple[list[int], list[float]]]) -> Any:
         """Every topic's score for each vectorised item (an array, items by topics)."""
@@ -189,22 +259,21 @@ class TopicModel:
         self, columns: list[int], values: list[float], index: int
     ) -> list[tuple[str, float]]:
         """The features that raised this topic's score most, largest first."""
-        weights = self._by_topic[index]
-        raised = [
-            (-points, c)
-            for c, v in zip(columns, values, strict=True)
-            if (points := weights[c] * v) >= MIN_CONTRIBUTION
-        ]
-        raised.sort()
-        # More than can be shown: some merge into one piece of evidence.
-        return [(self.features[c], -points) for points, c in raised[: 2 * MAX_EVIDENCE]]
+        import numpy as np
+
+        rows = np.array(columns, dtype=np.intp)
+        points = self.coefficients[rows, index] * np.array(values)
+        raised = np.flatnonzero(points >= MIN_CONTRIBUTION)
+        # Largest first, ties in feature order; more than can be shown: some merge into one
+        # piece of evidence.
+        ranked = raised[np.lexsort((rows[raised], -points[raised]))][: 2 * MAX_EVIDENCE]
+        return [(self.features[rows[k]], float(points[k])) for k in ranked]
 
 
 def explain(
     model: TopicModel,
     index: int,
     vector: tuple[list[int], list[float]],
-    positions: Mapping[str, tuple[bool, int]],
     text: Text,
     title: list[Token],
     summary: list[Token],
@@ -212,13 +281,14 @@ def explain(
     by_rules: Mapping[str, list[Evidence]],
 ) -> list[Evidence]:
     """A topic's largest contributions as evidence members can read: the item's own words, the
-    taxonomy's phrases, the sum of money, GOV.UK metadata. `positions` says where each word
-    feature is (as `features` found them)."""
+    taxonomy's phrases, the sum of money, GOV.UK metadata."""
     topic_id = model.topics[index]
+    contributions = model.contributions(*vector, index)
+    positions = word_positions(title, summary, {feature for feature, _ in contributions})
     # Each piece: kind, text, where, points, and the words it covers (exactly, or by how they
     # start), so a word already shown in a phrase adds to that phrase instead of repeating.
     pieces: list[list[Any]] = []
-    for feature, points in model.contributions(*vector, index):
+    for feature, points in contributions:
         kind, _, rest = feature.partition(":")
         if kind in ("w", "t", "b", "s"):
             position = positions.get(feature)

@@ -13,6 +13,7 @@ from alerter.topics.classifier import Classifier, Text
 from alerter.topics.examples import LabelledExample, LabelledText, read_labelled, shipped_labelled
 from alerter.topics.matching import compile_phrase, tokenise
 from alerter.topics.model import MIN_POSITIVES, TopicModel, features, shipped_model, train
+from alerter.topics.rules import Rules
 from alerter.topics.taxonomy import Taxonomy, Topic, load_taxonomy
 
 HELD_OUT = Path(__file__).parent.parent / "fixtures" / "topics" / "heldout.jsonl"
@@ -162,6 +163,21 @@ def test_every_number_and_sum_of_money_reads_alike() -> None:
 
     assert read("£149m for 12 foundries") == read("£3bn for 250 foundries")
     assert {"money", "w:<number>", "w:foundry"} <= set(read("£149m for 12 foundries"))
+
+
+def test_an_item_is_encoded_as_its_features_the_model_knows() -> None:
+    taxonomy = load_taxonomy(DEFAULT_TOPICS_FILE)
+    model, rules = shipped_model(taxonomy), Rules(taxonomy)
+    for item in read_labelled(HELD_OUT):
+        text = item.text
+        title, summary = tokenise(text.title), tokenise(text.summary)
+        evidence = rules.evidence(text, title, summary)
+        known = set(model.features)
+
+        columns, values = model.encode(text, title, summary, evidence)
+
+        expected = {f: v for f, v in features(text, title, summary, evidence).items() if f in known}
+        assert dict(zip((model.features[c] for c in columns), values, strict=True)) == expected
 
 
 @pytest.fixture(scope="module")
