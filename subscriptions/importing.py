@@ -17,23 +17,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.progress import Progress
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
+    MemberChange,
     NewMember,
     check_choices,
-    choices_detail,
     create_members,
     email_hash,
-    log_consent,
     normalise_email,
-    set_topics,
-    topics_of,
+    topics_by_member,
+    update_members,
 )
-from subscriptions.models import Frequency, Member, MemberStatus
+from subscriptions.models import Frequency, Member, MemberStatus, MemberTopic
 
 COLUMNS = ("email", "name", "organisation", "topics", "frequency")
 # The longest value each column may hold (the member table's limits).
@@ -42,6 +42,7 @@ MAX_LENGTH = {"email": 320, "name": 200, "organisation": 200, "topics": 2000, "f
 # them (the spreadsheets' own sign for "text"); import takes it off again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LOOKUP_CHUNK = 1000
+_MEMBERS: sa.Table = Member.__table__  # type: ignore[attr-defined]
 
 
 class Outcome(StrEnum):
@@ -137,6 +138,7 @@ def import_members(
     members = _members_by_email(session, [row.email for row in rows])
     erased = _erased(session, [row.email for row in rows if row.email not in members])
     new: list[NewMember] = []
+    changes: list[MemberChange] = []
     for done, row in enumerate(rows, start=1):
         if progress is not None:
             progress(done, len(rows))
@@ -174,8 +176,11 @@ def import_members(
                 "to update existing members",
             )
         else:
-            result = _update(session, member, row, method, now)
+            result, change = _update(member, row)
+            if change is not None:
+                changes.append(change)
         report.rows.append(result)
+    update_members(session, changes, action="import-update", method=method, now=now)
     added = create_members(
         session, new, active=consent_confirmed, action="import", method=method, now=now
     )
@@ -186,13 +191,41 @@ def import_members(
     return report
 
 
-def _members_by_email(session: Session, emails: list[str]) -> dict[str, Member]:
-    found: dict[str, Member] = {}
-    for start in range(0, len(emails), _LOOKUP_CHUNK):
-        chunk = emails[start : start + _LOOKUP_CHUNK]
-        for member in session.exec(select(Member).where(col(Member.email).in_(chunk))):
-            found[member.email or ""] = member
-    return found
+@dataclass(frozen=True)
+class _Known:
+    """A member the file names who is already in the table, as the import compares them."""
+
+    id: int
+    name: str
+    organisation: str
+    frequency: str
+    status: str
+    topics: list[str]
+
+
+def _members_by_email(session: Session, emails: list[str]) -> dict[str, _Known]:
+    """Plain columns rather than Member objects, which cost far more for a whole file."""
+    table = _MEMBERS
+    query = sa.select(
+        table.c.id,
+        table.c.email,
+        table.c.name,
+        table.c.organisation,
+        table.c.frequency,
+        table.c.status,
+    )
+    rows = [
+        row
+        for start in range(0, len(emails), _LOOKUP_CHUNK)
+        for row in session.execute(
+            query.where(table.c.email.in_(emails[start : start + _LOOKUP_CHUNK]))
+        )
+    ]
+    topics = topics_by_member(session, [row[0] for row in rows])
+    return {
+        email: _Known(member_id, name, organisation, frequency, status, topics.get(member_id, []))
+        for member_id, email, name, organisation, frequency, status in rows
+    }
 
 
 def _erased(session: Session, emails: list[str]) -> set[str]:
@@ -211,9 +244,9 @@ def _erased(session: Session, emails: list[str]) -> set[str]:
     return found
 
 
-def _update(session: Session, member: Member, row: _Row, method: str, now: datetime) -> RowResult:
-    assert member.id is not None
-    topics = topics_of(session, member.id)
+def _update(member: _Known, row: _Row) -> tuple[RowResult, MemberChange | None]:
+    """What the row changes, and the change to save (None when the row changes nothing)."""
+    topics = member.topics
     changes = [
         f"{what}: {_shown(before)} → {_shown(after)}"
         for what, before, after in (
@@ -225,14 +258,11 @@ def _update(session: Session, member: Member, row: _Row, method: str, now: datet
         if before != after
     ]
     if not changes:
-        return RowResult(row.line, row.email, Outcome.LEFT, "already as the file says")
-    member.name, member.organisation, member.frequency = row.name, row.organisation, row.frequency
-    if topics != row.topics:
-        set_topics(session, member, row.topics)
-    log_consent(
-        session, member, "import-update", method, now, choices_detail(row.topics, row.frequency)
+        return RowResult(row.line, row.email, Outcome.LEFT, "already as the file says"), None
+    change = MemberChange(
+        member.id, row.name, row.organisation, row.frequency, row.topics, topics != row.topics
     )
-    return RowResult(row.line, row.email, Outcome.UPDATED, "; ".join(changes))
+    return RowResult(row.line, row.email, Outcome.UPDATED, "; ".join(changes)), change
 
 
 def _shown(value: str) -> str:
@@ -333,19 +363,34 @@ def export_members(session: Session) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    members = session.exec(
-        select(Member).where(Member.status != MemberStatus.ERASED).order_by(col(Member.email))
-    )
-    for member in members:
-        assert member.id is not None
-        cells = [
-            member.email or "",
-            member.name,
-            member.organisation,
-            ";".join(topics_of(session, member.id)),
-            member.frequency,
+    table = _MEMBERS
+    members = session.execute(
+        sa.select(table.c.id, table.c.email, table.c.name, table.c.organisation, table.c.frequency)
+        .where(table.c.status != MemberStatus.ERASED)
+        .order_by(table.c.email)
+    ).all()
+    topics: dict[int, list[str]] = {}
+    # Every such member's topics in one query, in the order each member's were saved.
+    for member_id, topic_id in session.exec(
+        select(MemberTopic.member_id, MemberTopic.topic_id)
+        .join(Member, col(Member.id) == MemberTopic.member_id)
+        .where(Member.status != MemberStatus.ERASED)
+        .order_by(col(MemberTopic.id))
+    ):
+        topics.setdefault(member_id, []).append(topic_id)
+    writer.writerows(
+        [
+            _neutralised(cell)
+            for cell in (
+                email or "",
+                name,
+                organisation,
+                ";".join(topics.get(member_id or 0, ())),
+                frequency,
+            )
         ]
-        writer.writerow([_neutralised(cell) for cell in cells])
+        for member_id, email, name, organisation, frequency in members
+    )
     return out.getvalue()
 
 

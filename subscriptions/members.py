@@ -10,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, delete, select
 
 from alerter.db import among
@@ -82,6 +83,20 @@ def topics_of(session: Session, member_id: int) -> list[str]:
             .order_by(col(MemberTopic.id))
         )
     )
+
+
+def topics_by_member(session: Session, member_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each of these members' topics, as `topics_of` gives one member's, in a query per
+    thousand members. A member following nothing is absent."""
+    topics: dict[int, list[str]] = {}
+    for start in range(0, len(member_ids), 1000):
+        for member_id, topic_id in session.exec(
+            select(MemberTopic.member_id, MemberTopic.topic_id)
+            .where(among(session, col(MemberTopic.member_id), member_ids[start : start + 1000]))
+            .order_by(col(MemberTopic.id))
+        ):
+            topics.setdefault(member_id, []).append(topic_id)
+    return topics
 
 
 def set_topics(session: Session, member: Member, topics: Sequence[str]) -> None:
@@ -206,6 +221,75 @@ def create_members(
             ],
         )
     return ids
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """New details for one of many members changed at once (an import updating them)."""
+
+    member_id: int
+    name: str
+    organisation: str
+    frequency: Frequency
+    topics: Sequence[str]
+    topics_changed: bool  # False: their topic rows stay as they are
+
+
+def update_members(
+    session: Session, changes: Sequence[MemberChange], *, action: str, method: str, now: datetime
+) -> None:
+    """Many members' new details, each as `update_preferences` saves one member's (the row
+    locked, topics replaced, a consent-log entry), in a few statements per thousand members."""
+    for start in range(0, len(changes), 1000):
+        chunk = changes[start : start + 1000]
+        ids = [change.member_id for change in chunk]
+        session.execute(
+            sa.select(_MEMBERS.c.id).where(among(session, _MEMBERS.c.id, ids)).with_for_update()
+        )
+        session.execute(
+            sa.update(_MEMBERS).where(_MEMBERS.c.id == sa.bindparam("member_id")),
+            [
+                {
+                    "member_id": change.member_id,
+                    "name": change.name,
+                    "organisation": change.organisation,
+                    "frequency": change.frequency,
+                }
+                for change in chunk
+            ],
+        )
+        retopiced = [change for change in chunk if change.topics_changed]
+        if retopiced:
+            session.execute(
+                sa.delete(_MEMBER_TOPICS).where(
+                    among(session, _MEMBER_TOPICS.c.member_id, [c.member_id for c in retopiced])
+                )
+            )
+            topics = [
+                {"member_id": change.member_id, "topic_id": topic}
+                for change in retopiced
+                for topic in change.topics
+            ]
+            if topics:
+                session.execute(sa.insert(_MEMBER_TOPICS), topics)
+        session.execute(
+            sa.insert(_CONSENT_EVENTS),
+            [
+                {
+                    "member_id": change.member_id,
+                    "at": now,
+                    "action": action,
+                    "method": method,
+                    "detail": choices_detail(change.topics, change.frequency),
+                }
+                for change in chunk
+            ],
+        )
+        # Member objects this session already holds are read again when next used.
+        for member_id in ids:
+            held = session.identity_map.get(identity_key(Member, member_id))
+            if held is not None:
+                session.expire(held)
 
 
 def _set_status(member: Member, status: MemberStatus, now: datetime) -> None:
@@ -454,15 +538,7 @@ def _with_status(
         .where(table.c.status == status, condition)
         .order_by(table.c.id)
     ).all()
-    topics: dict[int, list[str]] = {}
-    ids = [row[0] for row in rows]
-    for start in range(0, len(ids), 1000):
-        for member_id, topic_id in session.exec(
-            select(MemberTopic.member_id, MemberTopic.topic_id)
-            .where(among(session, col(MemberTopic.member_id), ids[start : start + 1000]))
-            .order_by(col(MemberTopic.id))
-        ):
-            topics.setdefault(member_id, []).append(topic_id)
+    topics = topics_by_member(session, [row[0] for row in rows])
     return [
         Subscriber(
             id=member_id or 0,
