@@ -11,7 +11,6 @@ import codecs
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +41,8 @@ MAX_LENGTH = {"email": 320, "name": 200, "organisation": 200, "topics": 2000, "f
 # them (the spreadsheets' own sign for "text"); import takes it off again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LOOKUP_CHUNK = 1000
+# Unicode's control characters (category Cc), all of them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _MEMBERS: sa.Table = Member.__table__  # type: ignore[attr-defined]
 
 
@@ -335,6 +336,8 @@ def _row(
 
 
 def _cells(line: str, delimiter: str) -> list[str]:
+    if '"' not in line:  # nothing quoted: the csv module would split at each delimiter too
+        return line.split(delimiter)
     return next(csv.reader([line], delimiter=delimiter, strict=True), [])
 
 
@@ -352,7 +355,7 @@ def _problem(cells: list[str], header: list[str], values: dict[str, str]) -> str
     for column, value in values.items():
         if len(value) > MAX_LENGTH[column]:
             return f"the {column} is {len(value):,} characters long; at most {MAX_LENGTH[column]}"
-        if any(unicodedata.category(char) == "Cc" for char in value):
+        if _CONTROL.search(value):
             return f"the {column} contains a control character"
     return None
 

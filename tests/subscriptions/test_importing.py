@@ -18,7 +18,7 @@ from subscriptions.importing import (
     import_members,
 )
 from subscriptions.members import add_member, erase, find_member, topics_of, unsubscribe
-from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
+from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus, MemberTopic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -207,6 +207,60 @@ def test_updating_existing_members_reports_what_changed(session: Session) -> Non
     assert ann is not None and ann.frequency == "daily"
     assert topics_of(session, ann.id or 0) == ["recycling"]
     assert len(session.exec(select(Member)).all()) == 2
+
+
+def test_updating_saves_each_changed_member_and_logs_their_new_choices(session: Session) -> None:
+    run(session, GOOD_AND_BAD)
+    ella = find_member(session, "ella@smelter.example")
+    assert ella is not None
+    ann_topics_before = session.exec(
+        select(MemberTopic.id).join(Member).where(Member.email == "ann@alfed.example")
+    ).all()
+
+    run(
+        session,
+        GOOD_AND_BAD.replace("Ann Lee,ALFED,", "Ann Lee-Hart,ALFED Ltd,").replace(
+            "Ella,Smelter Ltd,,daily", "Ella,Smelter Ltd,energy;recycling,daily"
+        ),
+        update=True,
+    )
+
+    ann = find_member(session, "ann@alfed.example")
+    assert ann is not None and (ann.name, ann.organisation) == ("Ann Lee-Hart", "ALFED Ltd")
+    # Ann's topics did not change: her rows stay as they were.
+    assert session.exec(select(MemberTopic.id).where(MemberTopic.member_id == ann.id)).all() == (
+        ann_topics_before
+    )
+    assert topics_of(session, ella.id or 0) == ["recycling", "energy"]
+    logged = session.exec(
+        select(Member.email, ConsentEvent.method, ConsentEvent.detail)
+        .join(Member)
+        .where(ConsentEvent.action == "import-update")
+        .order_by(Member.email)
+    ).all()
+    method = "staff import by ann@alfed.example (consent confirmed by staff)"
+    assert logged == [
+        ("ann@alfed.example", method, "topics: tariffs, events; frequency: weekly"),
+        ("ella@smelter.example", method, "topics: recycling, energy; frequency: daily"),
+    ]
+
+
+def test_a_member_object_already_held_reads_the_imported_changes(session: Session) -> None:
+    run(session, GOOD_AND_BAD)
+    ann = find_member(session, "ann@alfed.example")
+    assert ann is not None and ann.name == "Ann Lee"
+
+    import_members(
+        session,
+        GOOD_AND_BAD.replace("Ann Lee,", "Ann Hart,"),
+        known_topics=TOPICS,
+        consent_confirmed=True,
+        update_existing=True,
+        imported_by="ann@alfed.example",
+        now=NOW,
+    )
+
+    assert ann.name == "Ann Hart"
 
 
 def test_confirmed_consent_makes_members_active_and_is_logged(session: Session) -> None:
