@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="How long a sender holds the deliveries it claimed; after that, another "
         "sender takes over those of a sender that died",
     )
+    cache_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alerter"
+        ),
+        description="Where trained topic models are kept, so that each is trained once per "
+        "machine rather than in every process",
+    )
     parse_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,

@@ -16,18 +16,29 @@ middle of the range where F1 is within 0.02 of its best), so topics with differe
 data get comparable precision and recall, and one new example does not swing it.
 A topic with too few labelled examples (a topic staff just added) is left to the rules."""
 
+import dataclasses
 import hashlib
+import logging
+import os
+import pickle
 import re
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence, Set
 from functools import lru_cache
+from importlib import metadata
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
+from alerter.config import get_settings
 from alerter.topics.evidence import Evidence, Text
 from alerter.topics.examples import LabelledExample, LabelledText, shipped_labelled
 from alerter.topics.matching import Token, tokenise
 from alerter.topics.rules import STRONG_POINTS, Rules, govuk_facts, organisation_names
 from alerter.topics.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
 
 # A topic needs this many labelled positives before the model decides it instead of the rules.
 MIN_POSITIVES = 8
@@ -533,17 +544,67 @@ def _fold(text: Text) -> int:
 def _fingerprint(
     taxonomy: Taxonomy, labelled: Sequence[LabelledText], corrections: Sequence[LabelledExample]
 ) -> str:
-    digest = hashlib.sha256(repr(taxonomy).encode())
+    # Sets written sorted: the fingerprint is the same in every process, whatever its hash seed.
+    digest = hashlib.sha256(repr(_canonical(taxonomy)).encode())
     for item in labelled:
         digest.update(repr((item.title, item.summary, sorted(item.topics))).encode())
         digest.update(repr(sorted(item.metadata.items(), key=str)).encode())
     for example in corrections:
-        digest.update(repr(example).encode())
+        digest.update(repr(_canonical(example)).encode())
     return digest.hexdigest()[:16]
+
+
+def _canonical(value: Any) -> Any:
+    """The value with every set in it sorted, and dataclasses as their fields."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value).__name__, *(_canonical(getattr(value, f.name)) for f in fields))
+    if isinstance(value, (set, frozenset)):
+        return ("set", *sorted(map(_canonical, value), key=repr))
+    if isinstance(value, (list, tuple)):
+        return tuple(map(_canonical, value))
+    if isinstance(value, dict):
+        return ("dict", *sorted(((k, _canonical(v)) for k, v in value.items()), key=repr))
+    return value
 
 
 @lru_cache(maxsize=4)
 def shipped_model(taxonomy: Taxonomy, corrections: tuple[LabelledExample, ...] = ()) -> TopicModel:
-    """The model trained from the shipped labelled sets (and these corrections), trained once
-    per process for each taxonomy and set of corrections."""
-    return train(taxonomy, shipped_labelled(), corrections)
+    """The model trained from the shipped labelled sets (and these corrections). Training takes
+    seconds, so each model is trained once per machine and kept in ALERTER_CACHE_DIR, where
+    any later process (a command, the worker restarting) reads it in milliseconds."""
+    labelled = shipped_labelled()
+    path = get_settings().cache_dir / f"topic-model-{_cache_key(taxonomy, labelled, corrections)}"
+    try:
+        with path.open("rb") as cached:
+            model = pickle.load(cached)
+        if isinstance(model, TopicModel):
+            return model
+    except FileNotFoundError:
+        pass
+    except Exception as error:  # a file cut short or from an incompatible version: train anew
+        log.warning("topic model cache %s unreadable (%r); training again", path, error)
+    model = train(taxonomy, labelled, corrections)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Written aside and renamed: a process reading it never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as written:
+            pickle.dump(model, written, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(written.name, path)
+    except OSError as error:
+        log.warning("topic model not kept in %s (%s); it is trained in each process", path, error)
+    return model
+
+
+def _cache_key(
+    taxonomy: Taxonomy, labelled: Sequence[LabelledText], corrections: Sequence[LabelledExample]
+) -> str:
+    """What a trained model depends on: its inputs, the code, and the numerical libraries."""
+    digest = hashlib.sha256(_fingerprint(taxonomy, labelled, corrections).encode())
+    # The topics stage's code: when any of it changes, the model is trained again.
+    for code in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(code.read_bytes())
+    for library in ("numpy", "scipy"):
+        digest.update(f"{library} {metadata.version(library)}".encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:24]

@@ -4,11 +4,13 @@ every topic it gives comes with evidence in the item's own words or the taxonomy
 import hashlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.config import DEFAULT_TOPICS_FILE, get_settings
+from alerter.topics import model as topic_model
 from alerter.topics.classifier import Classifier, Text
 from alerter.topics.examples import LabelledExample, LabelledText, read_labelled, shipped_labelled
 from alerter.topics.matching import compile_phrase, tokenise
@@ -102,6 +104,54 @@ def test_the_shipped_model_is_the_same_in_every_process() -> None:
     }
 
     assert digests == {digest(shipped_model(load_taxonomy(DEFAULT_TOPICS_FILE)))}
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A model cache of the test's own, the shipped examples replaced by the small set."""
+    monkeypatch.setenv("ALERTER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(topic_model, "shipped_labelled", lambda: tuple(TRAINING))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_a_model_is_trained_once_and_read_by_later_processes(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained = shipped_model.__wrapped__(TAXONOMY)
+
+    def no_training(*args: object) -> TopicModel:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(topic_model, "train", no_training)
+    read = shipped_model.__wrapped__(TAXONOMY)
+
+    assert (digest(read), read.fingerprint) == (digest(trained), trained.fingerprint)
+    assert len(list(cache_dir.iterdir())) == 1
+
+
+def test_other_corrections_or_a_changed_taxonomy_train_a_model_of_their_own(
+    cache_dir: Path,
+) -> None:
+    correction = LabelledExample(1, "Welders wanted", "", frozenset({"skills"}), frozenset())
+
+    shipped_model.__wrapped__(TAXONOMY)
+    shipped_model.__wrapped__(TAXONOMY, (correction,))
+    shipped_model.__wrapped__(Taxonomy(TAXONOMY.topics[:1]))
+
+    assert len(list(cache_dir.iterdir())) == 3
+
+
+def test_an_unreadable_cached_model_is_trained_again(cache_dir: Path) -> None:
+    trained = shipped_model.__wrapped__(TAXONOMY)
+    [kept] = cache_dir.iterdir()
+    kept.write_bytes(kept.read_bytes()[:100])  # cut short, as by a full disk
+
+    again = shipped_model.__wrapped__(TAXONOMY)
+
+    assert digest(again) == digest(trained)
+    assert shipped_model.__wrapped__(TAXONOMY).fingerprint == trained.fingerprint
 
 
 def test_a_topic_with_too_few_examples_is_left_to_the_rules() -> None:
