@@ -33,6 +33,7 @@ from alerter.ingest.stories import StoryIndex
 from alerter.models import Source, WorkerHeartbeat
 from alerter.progress import Progress
 from alerter.topics.labelling import load_classifier, write_topics
+from alerter.topics.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +143,15 @@ async def _poll(
                 for source in sources
                 if source not in claimed
             ]
-        classifier = load_classifier(session, settings.topics)
-        own_pool = parsers is None
-        parser = (
-            ParserPool(settings.parse_workers, classifier)
-            if parsers is None
-            else parsers.pool_for(classifier)
-        )
-        if claimed:
-            parser.start()
+        # Read now, though the classifier is loaded only when needed: a broken topics file
+        # stops the cycle before any source is touched, as it always did.
+        load_taxonomy(settings.topics)
+        parser = _Parsers(session, settings, parsers)
+        # A source that gives no validators (or was never fetched) will be parsed: start the
+        # parser processes now, while its fetch is under way. When every source can answer 304,
+        # they start only if one does not, and a poll of unchanged feeds needs none of them.
+        if any(_expects_document(source) for source in claimed):
+            parser.pool()
         try:
             async with Fetcher(
                 deadline_seconds=settings.fetch_deadline_seconds,
@@ -171,8 +172,7 @@ async def _poll(
 
                 reports += await asyncio.gather(*(poll_and_count(s) for s in claimed))
         finally:
-            if own_pool:
-                await asyncio.to_thread(parser.close)
+            await asyncio.to_thread(parser.close)
     order = {name: n for n, name in enumerate(s.name for s in sources)}
     return sorted(reports, key=lambda report: order[report.source])
 
@@ -230,13 +230,44 @@ def _claim(
     return claimed
 
 
+def _expects_document(source: Source) -> bool:
+    kind = KINDS[spec_of(source).kind]
+    return isinstance(kind, ApiKind) or (source.etag is None and source.last_modified is None)
+
+
+class _Parsers:
+    """The cycle's parser processes and the classifier they use, loaded and started when the
+    cycle first needs them: a cycle where nothing changed reads neither."""
+
+    def __init__(self, session: Session, settings: Settings, keeper: PoolKeeper | None) -> None:
+        self._session = session
+        self._settings = settings
+        self._keeper = keeper  # a long-running process's warm pool, which outlives the cycle
+        self._pool: ParserPool | None = None
+
+    def pool(self) -> ParserPool:
+        if self._pool is None:
+            classifier = load_classifier(self._session, self._settings.topics)
+            if self._keeper is None:
+                self._pool = ParserPool(self._settings.parse_workers, classifier)
+            else:
+                self._pool = self._keeper.pool_for(classifier)
+            self._pool.start()
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the processes this cycle started itself (not the keeper's)."""
+        if self._keeper is None and self._pool is not None:
+            self._pool.close()
+
+
 @dataclass
 class _Cycle:
     """What every source's poll in one cycle shares."""
 
     session: Session
     fetcher: Fetcher
-    parser: ParserPool
+    parser: _Parsers
     stories: StoryIndex
     clock: Clock
     pacer: HostPacer
@@ -290,7 +321,7 @@ async def _read(cycle: _Cycle, source: Source, spec: SourceSpec, kind: DocumentK
     outcome = await cycle.fetcher.fetch(url, validators)
     if isinstance(outcome, NotModified):
         return _Answer(None, validators)
-    parsed = await cycle.parser.parse(outcome.document, spec)
+    parsed = await cycle.parser.pool().parse(outcome.document, spec)
     return _Answer(parsed, outcome.validators, outcome.moved_to)
 
 
@@ -307,7 +338,7 @@ async def _collect(cycle: _Cycle, source: Source, spec: SourceSpec, kind: ApiKin
     result = await kind.collect(spec, client, window)
     if client.not_modified and not result.entries:
         return _Answer(None, client.validators)
-    classifications = await cycle.parser.classify(result.entries)
+    classifications = await cycle.parser.pool().classify(result.entries)
     return _Answer(Parsed(result, classifications), client.validators)
 
 

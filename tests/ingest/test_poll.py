@@ -3,12 +3,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+import alerter.ingest.poll
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
 from alerter.health import STALE_AFTER, beat
+from alerter.ingest.parser_pool import ParserPool
 from alerter.ingest.poll import SourceReport, backoff_delay, poll_sources
 from alerter.ingest.sources.catalog import source_health, sync_source_file
 from alerter.ingest.store import MAX_TITLE
@@ -97,6 +100,30 @@ def test_a_poll_stores_the_feed_and_a_second_poll_costs_one_304(
         "Aluminium scrap export data published",
         "Steel safeguard quota reopens for Q2",
     ]
+
+
+def test_a_poll_of_unchanged_feeds_loads_no_classifier_and_starts_no_parser(
+    engine: sa.Engine,
+    settings: Settings,
+    sources_file: Path,
+    web: FakeWeb,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    declare(
+        sources_file,
+        feed_source("News", web.serve_bytes("/feed", two_stories(), RSS, etag='"v1"')),
+        feed_source("Press", web.serve_bytes("/press", two_stories(), RSS, etag='"p1"')),
+    )
+    poll(engine, settings, Clock())
+
+    def untouched(*args: object) -> None:
+        raise AssertionError("a poll of unchanged feeds used the parser")
+
+    monkeypatch.setattr(alerter.ingest.poll, "load_classifier", untouched)
+    monkeypatch.setattr(ParserPool, "start", untouched)
+    again = poll(engine, settings, Clock(START + timedelta(hours=1)))
+
+    assert [report.status for report in again.values()] == ["not_modified", "not_modified"]
 
 
 def test_the_first_poll_is_backlog_and_later_items_are_news(
