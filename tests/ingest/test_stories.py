@@ -1,5 +1,9 @@
+import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from alerter.ingest import stories
 from alerter.ingest.clean import title_words
 from alerter.ingest.stories import Headline, StoryIndex, near_identical
 
@@ -87,3 +91,35 @@ def test_index_sees_headlines_added_during_the_cycle() -> None:
     index.add(Headline(9, 3, words("Aluminium recycling fund opens for applications"), MONDAY))
 
     assert index.find(words("Aluminium Recycling Fund opens for applications"), MONDAY, 4) == 9
+
+
+def test_matching_a_headline_costs_the_same_however_many_stored_ones_share_its_common_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compared: list[tuple[object, ...]] = []
+    similar = stories._similar
+
+    def counted(*args: frozenset[str]) -> bool:
+        compared.append(args)
+        return similar(*args)
+
+    monkeypatch.setattr(stories, "_similar", counted)
+    repost = words("UK steel tariff quota review for copper wire imports")
+    # Made-up product names, two to a headline: 2,000 distinct headlines.
+    names = ["".join(letters) for letters in itertools.product("bdfgk", "aeiou", "lmnrt")]
+
+    def compared_with(stored: int) -> tuple[int | None, int]:
+        # Every stored headline shares "UK", "steel", "tariff", "quota", "review", "for" and
+        # "imports" with the new one, as real news shares common words; one is the same story.
+        headlines = [
+            Headline(n, 1, words(f"UK steel tariff quota review for {a} {b} imports"), MONDAY)
+            for n, (a, b) in enumerate(itertools.islice(itertools.permutations(names, 2), stored))
+        ]
+        index = index_with(*headlines, Headline(stored, 1, repost, MONDAY))
+        compared.clear()
+        return index.find(repost, MONDAY, 2), len(compared)
+
+    few, many = compared_with(10), compared_with(2_000)
+
+    assert (few[0], many[0]) == (10, 2_000)
+    assert many[1] == few[1]
