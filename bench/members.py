@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.topics import load_taxonomy
+from alerter.topics.taxonomy import load_taxonomy
 from bench.commands import ALERTER, empty_database, run_timed
 
 FIRST = "Aisha Ben Chloe Dev Emma Fraser Gwen Harry Imran Jess Kofi Lena Mark Niamh Owen Priya"
