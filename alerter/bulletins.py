@@ -343,6 +343,17 @@ def check_not_repeated(session: Session, draft: Bulletin | BulletinDraft, now: d
         raise RepeatRefused(earlier)
 
 
+def check_before_sending(
+    session: Session, taxonomy: Taxonomy, draft: BulletinDraft, now: datetime, *, again: bool
+) -> None:
+    """What a draft must pass before anyone is asked to confirm sending it: BulletinError naming
+    what to fix, or RepeatRefused when the same bulletin went out within REPEAT_GUARD and not
+    `again`."""
+    check_draft(session, taxonomy, draft)
+    if not again:
+        check_not_repeated(session, draft, now)
+
+
 def sample_email(settings: Settings, content: BulletinContent, to: str) -> Email:
     """The bulletin as members will receive it, addressed to someone who is not a member (a
     preview, a test to staff): its personal links lead to the sign-up page."""

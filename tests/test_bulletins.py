@@ -16,6 +16,7 @@ from alerter.bulletins import (
     BulletinError,
     RepeatRefused,
     audience_of,
+    check_before_sending,
     content_of,
     get_bulletin,
     results,
@@ -142,6 +143,22 @@ def test_the_same_bulletin_again_within_a_day_is_refused_unless_asked_for(
         start_sending(session, settings, TAXONOMY, second.id or 0, by="bob", now=later, again=True)
         == 2
     )
+
+
+def test_a_draft_is_checked_against_the_repeat_guard_before_anyone_confirms(
+    session: Session, newsroom: dict[str, int], settings: Settings
+) -> None:
+    first = save_draft(session, TAXONOMY, tariff_draft(newsroom), by="ann", now=NOW)
+    start_sending(session, settings, TAXONOMY, first.id or 0, by="ann", now=NOW)
+    later = NOW + timedelta(hours=3)
+
+    with pytest.raises(RepeatRefused, match=f"bulletin {first.id} with this subject and message"):
+        check_before_sending(session, TAXONOMY, tariff_draft(newsroom), later, again=False)
+    check_before_sending(session, TAXONOMY, tariff_draft(newsroom), later, again=True)
+    with pytest.raises(BulletinError, match="choose the topics"):
+        check_before_sending(
+            session, TAXONOMY, BulletinDraft("Tariffs", "Read this."), later, again=True
+        )
 
 
 def test_the_same_bulletin_a_day_later_is_not_a_repeat(

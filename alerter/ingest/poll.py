@@ -71,6 +71,19 @@ class SourceReport:
         del data["new_item_ids"], data["updated_item_ids"]
         return data
 
+    def lines(self) -> list[str]:
+        """The report as `alerter poll` prints it: what the source gave, then its warnings."""
+        if self.status == "failed" or self.status == "busy":
+            return [f"{self.source}: {self.status.upper()}: {self.error}"]
+        fetched = "304 not modified" if self.status == "not_modified" else "fetched"
+        summary = (
+            f"{self.source}: {fetched}, {self.new} new"
+            + (" (backlog)" if self.backlog and self.new else "")
+            + f", {self.updated} updated, {self.merged} already known from another source,"
+            f" {self.skipped} skipped"
+        )
+        return [summary, *(f"  warning: {warning}" for warning in self.warnings)]
+
 
 class UnknownSource(LookupError):
     pass

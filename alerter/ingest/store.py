@@ -2,7 +2,7 @@
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from alerter.ingest.clean import (
 from alerter.ingest.sources.base import Entry
 from alerter.ingest.stories import Headline, StoryIndex
 from alerter.models import Item, ItemTopic, Sighting, Source
+from alerter.topics.evidence import describe
 
 _ITEMS: sa.Table = Item.__table__  # type: ignore[attr-defined]
 _SIGHTINGS: sa.Table = Sighting.__table__  # type: ignore[attr-defined]
@@ -380,6 +381,36 @@ class StoredItem:
     item: Item
     source: str
     sources: list[str]
+
+    def public(self, topics: Sequence[ItemTopic]) -> dict[str, Any]:
+        """The item with its topics and their evidence, as `alerter items --json` prints it."""
+        item = self.item
+        return {
+            "id": item.id,
+            "source": self.source,
+            "sources": self.sources,
+            "title": item.title,
+            "summary": item.summary,
+            "url": item.url,
+            "published": item.published_at.isoformat(),
+            "first_seen": item.first_seen_at.isoformat(),
+            "updated": item.updated_at.isoformat() if item.updated_at else None,
+            "backlog": item.backlog,
+            "topics": [row.topic_id for row in topics],
+            "evidence": {row.topic_id: [describe(e) for e in row.evidence] for row in topics},
+            "metadata": item.source_metadata,
+        }
+
+    def lines(self, topics: Sequence[ItemTopic]) -> list[str]:
+        """The item as `alerter items` prints it: date, sources and title; link; topics."""
+        item = self.item
+        when = item.published_at.astimezone(UTC).strftime("%Y-%m-%d")
+        flag = " [backlog]" if item.backlog else ""
+        lines = [f"{item.id}  {when}  {', '.join(self.sources)}: {item.title}{flag}"]
+        lines.append(f"    {item.url}")
+        if topics:
+            lines.append(f"    topics: {', '.join(row.topic_id for row in topics)}")
+        return lines
 
 
 def list_items(

@@ -102,6 +102,21 @@ def side_by_side(reports: Mapping[str, Report]) -> list[str]:
     return rows
 
 
+def labelled_scores(
+    classifier: Classifier, labelled: Sequence[LabelledText], *, baseline: bool = False
+) -> list[str]:
+    """The classifier's precision, recall and F1 per topic on labelled items, as lines; with
+    `baseline`, the naive keywords' beside them."""
+    ids = classifier.taxonomy.ids
+    expected = [item.topics for item in labelled]
+    predicted = [c.topics for c in classifier.classify_many([item.text for item in labelled])]
+    report = evaluate(ids, expected, predicted)
+    if not baseline:
+        return report.lines()
+    naive = [naive_topics(item.text, ids) for item in labelled]
+    return side_by_side({"classifier": report, "naive keywords": evaluate(ids, expected, naive)})
+
+
 def cross_validated(
     taxonomy: Taxonomy,
     labelled: Sequence[LabelledText],

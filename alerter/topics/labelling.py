@@ -27,6 +27,10 @@ class UnknownTopic(LookupError):
     pass
 
 
+class UnknownItem(LookupError):
+    pass
+
+
 def load_classifier(session: Session, taxonomy_file: Path) -> Classifier:
     """The taxonomy, the model learned for it from the shipped labelled sets and staff
     corrections, and every correction as a labelled example for similar items."""
@@ -113,6 +117,32 @@ def reclassify(
         if progress is not None:
             progress(min(start + _BATCH, len(ids)), len(ids))
     return len(ids)
+
+
+def correct_item(
+    session: Session,
+    taxonomy: Taxonomy,
+    item_id: int,
+    changes: Sequence[tuple[str, bool]],
+    *,
+    corrected_by: str,
+    now: datetime,
+) -> list[str]:
+    """Apply staff decisions (topic, present) to one item, in order; the item's topics after.
+    UnknownItem if there is no such item, UnknownTopic for a topic the taxonomy lacks."""
+    if session.get(Item, item_id) is None:
+        raise UnknownItem(f"no item {item_id}")
+    for topic_id, present in changes:
+        correct_topic(
+            session,
+            taxonomy,
+            item_id,
+            topic_id,
+            present=present,
+            corrected_by=corrected_by,
+            now=now,
+        )
+    return [row.topic_id for row in topics_of(session, [item_id]).get(item_id, [])]
 
 
 def correct_topic(

@@ -17,10 +17,15 @@ from alerter.delivery import transport_for
 from alerter.ingest.sources.catalog import list_sources, source_health
 from alerter.ingest.store import list_items
 from alerter.ledger import decide_in_doubt, failures, in_doubt, recent_runs
-from alerter.models import Item
 from alerter.sending import plan_confirmations, send_planned
 from alerter.topics.classifier import describe
-from alerter.topics.labelling import UnknownTopic, correct_topic, topic_counts, topics_of
+from alerter.topics.labelling import (
+    UnknownItem,
+    UnknownTopic,
+    correct_item,
+    topic_counts,
+    topics_of,
+)
 from alerter.topics.taxonomy import Taxonomy
 from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, page
 from alerter.web.member_pages import FREQUENCIES
@@ -106,7 +111,16 @@ def correct_item_topic(
     topic: Annotated[str, Form()],
     action: Annotated[str, Form()],
 ) -> Response:
-    if session.get(Item, item_id) is None:
+    try:
+        correct_item(
+            session,
+            request.app.state.taxonomy,
+            item_id,
+            [(topic, action == "add")],
+            corrected_by=staff.email,
+            now=datetime.now(UTC),
+        )
+    except UnknownItem:
         return _staff_page(
             request,
             "message.html",
@@ -114,16 +128,6 @@ def correct_item_topic(
             404,
             heading="No such item",
             paragraphs=[f"There is no item {item_id}."],
-        )
-    try:
-        correct_topic(
-            session,
-            request.app.state.taxonomy,
-            item_id,
-            topic,
-            present=action == "add",
-            corrected_by=staff.email,
-            now=datetime.now(UTC),
         )
     except UnknownTopic as error:
         return _staff_page(

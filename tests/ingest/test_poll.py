@@ -466,3 +466,20 @@ def test_a_retired_feed_and_a_page_whose_selectors_match_nothing_fail(
     assert "This feed has ended" in (source_row(engine, "Ended").last_error or "")
     assert "no element matched `div.post`" in (source_row(engine, "CMF").last_error or "")
     assert "layout may have changed" in (source_row(engine, "CMF").last_error or "")
+
+
+def test_a_report_reads_as_one_line_and_its_warnings() -> None:
+    report = SourceReport("ALFED", "fetched", new=3, updated=1, merged=2, skipped=1, backlog=True)
+    report.warnings.append("entry 4: no link")
+
+    assert report.lines() == [
+        "ALFED: fetched, 3 new (backlog), 1 updated, 2 already known from another source,"
+        " 1 skipped",
+        "  warning: entry 4: no link",
+    ]
+
+
+def test_a_failed_report_reads_as_its_error_alone() -> None:
+    report = SourceReport("CMF", "failed", error="HTTP 503", warnings=["not read"])
+
+    assert report.lines() == ["CMF: FAILED: HTTP 503"]

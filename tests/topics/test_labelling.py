@@ -19,8 +19,10 @@ from alerter.models import Item, Source
 from alerter.topics.examples import LabelledText
 from alerter.topics.labelling import (
     CORRECTIONS_PER_RETRAINING,
+    UnknownItem,
     UnknownTopic,
     classify_items,
+    correct_item,
     correct_topic,
     load_classifier,
     reclassify,
@@ -166,6 +168,31 @@ def test_correcting_an_unknown_topic_is_refused(session: Session) -> None:
         correct_topic(session, taxonomy, item_id, "steel", present=True, corrected_by="s", now=NOW)
 
 
+def test_correcting_an_item_applies_each_decision_and_gives_its_topics_after(
+    session: Session,
+) -> None:
+    [item_id] = add_items(session, "New anti-dumping duties on steel wire")
+    taxonomy = load_classifier(session, DEFAULT_TOPICS_FILE).taxonomy
+
+    now_on = correct_item(
+        session,
+        taxonomy,
+        item_id,
+        [("consultations", True), ("tariffs", False)],
+        corrected_by="ann",
+        now=NOW,
+    )
+
+    assert now_on == ["consultations"] == topics(session, item_id)
+
+
+def test_correcting_an_item_that_does_not_exist_is_refused(session: Session) -> None:
+    taxonomy = load_classifier(session, DEFAULT_TOPICS_FILE).taxonomy
+
+    with pytest.raises(UnknownItem, match="no item 999"):
+        correct_item(session, taxonomy, 999, [], corrected_by="s", now=NOW)
+
+
 def test_reclassify_applies_an_edited_taxonomy_to_items_since_a_date(
     session: Session, tmp_path: Path
 ) -> None:
@@ -266,6 +293,13 @@ def test_correct_command_changes_an_items_topics(env_settings: Settings, engine:
 
     assert result.exit_code == 0, result.output
     assert "consultations" in result.stdout
+
+
+def test_correct_command_refuses_an_item_that_does_not_exist(env_settings: Settings) -> None:
+    result = runner.invoke(app, ["correct", "999"])
+
+    assert result.exit_code == 2
+    assert "error: no item 999" in result.output
 
 
 def test_classify_eval_with_baseline_prints_the_naive_keywords_scores_beside(

@@ -210,6 +210,20 @@ def test_staff_correct_an_items_topic_and_see_the_evidence(
     assert "set by staff (ann@alfed.example)" in page.text
 
 
+def test_correcting_an_item_that_does_not_exist_answers_a_page_saying_so(
+    client: TestClient,
+) -> None:
+    items = sign_in(client).text
+
+    page = client.post(
+        "/staff/items/999/topics",
+        data={"csrf_token": csrf(items), "topic": "tariffs", "action": "add"},
+    )
+
+    assert page.status_code == 404
+    assert "There is no item 999." in page.text
+
+
 def test_feed_text_is_escaped_on_staff_pages(client: TestClient, engine: sa.Engine) -> None:
     stored_item(engine, '<img src=x onerror="alert(1)"> tariffs')
 

@@ -161,6 +161,24 @@ def source_health(source: Source) -> dict[str, Any]:
     }
 
 
+def health_lines(source: Source) -> list[str]:
+    """A source's health as `alerter sources` prints it."""
+    health = source_health(source)
+    if not source.enabled:
+        state = "disabled"
+    elif source.last_error:
+        state = f"FAILING x{source.consecutive_failures}: {source.last_error}"
+    else:
+        state = "ok" if source.last_success_at else "not polled yet"
+    return [
+        f"{source.name} [{source.kind}] {state}",
+        f"  {source.url}",
+        f"  last success: {health['last_success'] or 'never'}; "
+        f"next poll: {health['next_poll'] or 'now'}",
+        *(f"  warning: {warning}" for warning in source.last_warnings),
+    ]
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 

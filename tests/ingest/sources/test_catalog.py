@@ -7,7 +7,7 @@ import pytest
 from alerter.config import DEFAULT_SOURCES_FILE
 from alerter.ingest.sources import KINDS
 from alerter.ingest.sources.base import ApiKind
-from alerter.ingest.sources.catalog import SourceFileError, load_source_file
+from alerter.ingest.sources.catalog import SourceFileError, health_lines, load_source_file
 from alerter.models import Source
 
 VALID_SOURCES = """
@@ -287,3 +287,28 @@ def test_every_kind_name_fits_the_source_table() -> None:
     longest = Source.__table__.c.kind.type.length  # type: ignore[attr-defined]
 
     assert [name for name in KINDS if len(name) > longest] == []
+
+
+def test_a_failing_sources_health_reads_as_its_state_link_times_and_warnings() -> None:
+    source = Source(
+        name="ALFED news",
+        kind="html",
+        url="https://alfed.example/news",
+        publisher="ALFED",
+        last_error="HTTP 503",
+        consecutive_failures=3,
+        last_warnings=["entry 2: no date"],
+    )
+
+    assert health_lines(source) == [
+        "ALFED news [html] FAILING x3: HTTP 503",
+        "  https://alfed.example/news",
+        "  last success: never; next poll: now",
+        "  warning: entry 2: no date",
+    ]
+
+
+def test_a_source_not_polled_yet_says_so() -> None:
+    source = Source(name="CMF", kind="feed", url="https://cmf.example/rss", publisher="CMF")
+
+    assert health_lines(source)[0] == "CMF [feed] not polled yet"

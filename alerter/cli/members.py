@@ -1,4 +1,5 @@
-"""`alerter members ...` and `alerter staff ...`: thin commands over subscriptions' functions."""
+"""`alerter members ...`: importing members from CSV (confirmation emails to those who must
+confirm) and exporting them."""
 
 import sys
 from datetime import UTC, datetime
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from alerter.cli.common import fail
 from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
@@ -21,18 +23,11 @@ from subscriptions.importing import (
     import_members,
 )
 from subscriptions.notices import CONFIRMATION
-from subscriptions.staff import StaffError, create_staff
 
-members_app = typer.Typer(help="Members: import and export as CSV.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app = typer.Typer(help="Members: import and export as CSV.", no_args_is_help=True)
 
 
-def _stop(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-@members_app.command("import")
+@app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="CSV: email,name,organisation,topics,frequency")],
     consent_confirmed: Annotated[
@@ -62,11 +57,11 @@ def import_command(
         text = decode(file.read_bytes())
         taxonomy = load_taxonomy(settings.topics)
     except OSError as error:
-        raise _stop(f"{file}: {error.strerror}") from None
+        raise fail(f"{file}: {error.strerror}") from None
     except ImportFileError as error:
-        raise _stop(f"{file}: {error}") from None
+        raise fail(f"{file}: {error}") from None
     except TaxonomyError as error:
-        raise _stop(str(error)) from None
+        raise fail(str(error)) from None
     now = datetime.now(UTC)
     with session_scope(get_engine()) as session:
         with progress_bar("importing") as progress:
@@ -82,7 +77,7 @@ def import_command(
                     progress=progress,
                 )
             except ImportFileError as error:
-                raise _stop(f"{file}: {error}") from None
+                raise fail(f"{file}: {error}") from None
             period = plan_confirmations(session, report.to_confirm, now)
             session.commit()
         for row in report.rows:
@@ -111,7 +106,7 @@ def import_command(
                 typer.echo(f"  {reason}", err=True)
 
 
-@members_app.command("export")
+@app.command("export")
 def export_command(
     out: Annotated[
         Path | None,
@@ -127,20 +122,3 @@ def export_command(
             sys.stdout.write(export_members(session))
         else:
             out.write_bytes(export_file(session))
-
-
-@staff_app.command("create")
-def create_command(
-    email: Annotated[str, typer.Argument(help="The staff member's email address.")],
-    password: Annotated[
-        str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password."),
-    ],
-) -> None:
-    """Create a staff account (password asked for twice, hidden)."""
-    with session_scope(get_engine()) as session:
-        try:
-            staff = create_staff(session, email, password, datetime.now(UTC))
-        except (StaffError, ValueError) as error:
-            raise _stop(str(error)) from None
-        typer.echo(f"staff account created for {staff.email}")
