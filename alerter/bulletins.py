@@ -1,26 +1,35 @@
 """Staff bulletins: drafts, their audience, the one press of send that plans their deliveries,
-and the record of what happened. Sending itself is the delivery ledger's (alerter.sending)."""
+sending them over the delivery ledger, and the record of what happened."""
 
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from alerter.compose import BulletinContent, bulletin_mailing
 from alerter.config import Settings
-from alerter.db import insert_ignoring_duplicates
-from alerter.delivery import Email, Personalization, Transport, single
+from alerter.delivery import Mailing, Transport, single
+from alerter.delivery.compose.bulletins import (
+    BULLETIN,
+    BulletinContent,
+    bulletin_mailing,
+    sample_email,
+)
+from alerter.delivery.compose.recipients import member_personalization
 from alerter.delivery.message import to_mime
-from alerter.digests import digest_items
+from alerter.digests.candidates import digest_items
+from alerter.ledger.planning import Planned, plan
+from alerter.ledger.sender import Built, Claimed, EmailBuilder, SendReport, by_content, send_planned
 from alerter.models import Bulletin, Delivery, Item, MailBatch
+from alerter.progress import Progress
 from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import Audience, audience
+from subscriptions.members import Audience, Subscriber, active_subscribers, audience
 
-KIND = "bulletin"
+KIND = BULLETIN
 MAX_ITEMS = 20
 MAX_SUBJECT = 200
 # The same subject and message are not sent again within this time unless staff insist: what
@@ -227,23 +236,9 @@ def start_sending(
     if taken != 1:  # another press won between reading and writing
         session.rollback()
         raise AlreadySent(f"bulletin {bulletin_id} has already been sent")
-    rows = [
-        {
-            "member_id": member_id,
-            "kind": KIND,
-            "period": period_of(bulletin_id),
-            "status": "planned",
-            "window_start": now,
-            "window_end": now,
-            "item_ids": bulletin.item_ids,
-            "content_key": f"bulletin-{bulletin_id}",
-            "planned_at": now,
-            "attempts": 0,
-        }
-        for member_id in members
-    ]
-    unique = ["member_id", "kind", "period"]
-    session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
+    period, key = period_of(bulletin_id), f"bulletin-{bulletin_id}"
+    rows = [Planned(member_id, KIND, period, key, bulletin.item_ids) for member_id in members]
+    plan(session, rows, now)
     session.commit()
     return len(members)
 
@@ -354,18 +349,60 @@ def check_before_sending(
         check_not_repeated(session, draft, now)
 
 
-def sample_email(settings: Settings, content: BulletinContent, to: str) -> Email:
-    """The bulletin as members will receive it, addressed to someone who is not a member (a
-    preview, a test to staff): its personal links lead to the sign-up page."""
-    signup = f"{settings.base_url.rstrip('/')}/signup"
-    recipient = Personalization(
-        to,
-        {"greeting": "Hello,", "manage_url": signup, "unsubscribe_url": signup, "more_url": signup},
-    )
-    return bulletin_mailing(content).expand(recipient)
-
-
 def send_test(transport: Transport, settings: Settings, content: BulletinContent, to: str) -> None:
     """A copy for staff to check in their own inbox, marked as a test; no ledger row."""
     email = sample_email(settings, replace(content, subject=f"[Test] {content.subject}"), to)
     transport.send(single(replace(email, kind="bulletin-test")))
+
+
+def bulletin_emails(session: Session, settings: Settings, taxonomy: Taxonomy) -> EmailBuilder:
+    """The ledger's bulletin emails, for one sender's run: one content per bulletin, the same
+    for its whole audience, composed once."""
+    composed: dict[int, Mailing] = {}
+
+    def mailing(first: Claimed, _member: Subscriber) -> Mailing:
+        bulletin_id = int(first.period)
+        if bulletin_id not in composed:
+            bulletin = get_bulletin(session, bulletin_id)
+            composed[bulletin_id] = bulletin_mailing(
+                content_of(session, settings, taxonomy, bulletin)
+            )
+        return composed[bulletin_id]
+
+    def build(rows: Sequence[Claimed]) -> Iterable[Built]:
+        return by_content(
+            rows,
+            active_subscribers(session, [row.member_id for row in rows]),
+            content=lambda row, _: row.content_key,
+            mailing=mailing,
+            personalize=lambda row, member: member_personalization(
+                settings, member, key=str(row.id), message_token=row.message_token
+            ),
+        )
+
+    return build
+
+
+def send_bulletin(
+    session: Session,
+    transport: Transport,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    bulletin_id: int,
+    *,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send a bulletin's planned deliveries (see start_sending), then record it as sent once
+    none is left. Run again after an outage, it sends only what is still to send."""
+    report = send_planned(
+        session,
+        transport,
+        settings,
+        bulletin_emails(session, settings, taxonomy),
+        kind=KIND,
+        period=period_of(bulletin_id),
+        clock=lambda: datetime.now(UTC),
+        progress=progress,
+    )
+    settle_bulletins(session, datetime.now(UTC))
+    return report

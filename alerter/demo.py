@@ -21,14 +21,14 @@ from pathlib import Path
 from alerter.config import PACKAGE_DIR, Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
+from alerter.digests.runs import run_digest
 from alerter.ingest.poll import poll_sources
 from alerter.ingest.sources.catalog import sync_source_file
 from alerter.render import render
-from alerter.sending import run_digest
 from alerter.topics.taxonomy import load_taxonomy
+from subscriptions.links import member_link
 from subscriptions.members import add_member, find_member
 from subscriptions.models import Frequency
-from subscriptions.notices import member_link
 from subscriptions.staff import create_staff
 from subscriptions.tokens import Purpose
 

@@ -4,30 +4,21 @@ doubt. One email per problem: an open alert is not mailed again, and it closes w
 goes."""
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.config import Settings
-from alerter.delivery import DeliveryError, Email, Transport, single
+from alerter.delivery import DeliveryError, Transport, single
+from alerter.delivery.compose.staff_alerts import Problem, staff_alert_email
 from alerter.models import Delivery, Source, StaffAlert
-from alerter.render import render
 
 log = logging.getLogger(__name__)
 
 FAILING_FOR = timedelta(hours=24)
 UNSENT_AFTER = timedelta(hours=1)  # deliveries still waiting this long after planning
 RECENT = timedelta(days=7)  # how far back failed deliveries are looked for
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str  # what it is about: one alert per key while it lasts
-    subject: str
-    details: tuple[str, ...]
-    console_path: str = "/staff/sources"  # the staff page that shows it
 
 
 def current_problems(session: Session, now: datetime) -> list[Problem]:
@@ -169,7 +160,7 @@ def alert_staff(session: Session, transport: Transport, settings: Settings, now:
             continue
         try:
             for address in recipients:
-                transport.send(single(_alert_email(settings, problems[key], address)))
+                transport.send(single(staff_alert_email(settings, problems[key], address)))
         except DeliveryError as error:
             log.warning("staff alert %r not sent: %s", alert.subject, error)
             continue
@@ -177,17 +168,3 @@ def alert_staff(session: Session, transport: Transport, settings: Settings, now:
         session.commit()
         sent += 1
     return sent
-
-
-def _alert_email(settings: Settings, problem: Problem, to: str) -> Email:
-    context = {
-        "problem": problem,
-        "console_url": f"{settings.base_url.rstrip('/')}{problem.console_path}",
-    }
-    return Email(
-        to=to,
-        subject=f"alerter: {problem.subject}",
-        text=render("email/staff_alert.txt", **context),
-        html=render("email/staff_alert.html", **context),
-        kind="staff-alert",
-    )

@@ -25,11 +25,12 @@ from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
+from alerter.digests.runs import LONDON, plan_digests, run_digest
+from alerter.dispatch import dispatch_planned, run_deadline_alerts
 from alerter.health import HEARTBEAT_SECONDS, beat, stop_beating, stopped_by_failure, worker_name
 from alerter.ingest.parser_pool import PoolKeeper
 from alerter.ingest.poll import poll_sources
 from alerter.ingest.sources.catalog import sync_source_file
-from alerter.sending import LONDON, plan_digests, run_deadline_alerts, run_digest, send_planned
 from alerter.staff_alerts import alert_staff
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
@@ -96,7 +97,7 @@ def dispatch() -> None:
             datetime.now(UTC),
             repeat_bulletin_items=settings.repeat_bulletin_items_in_digests,
         )
-        report = send_planned(
+        report = dispatch_planned(
             session,
             transport_for(settings),
             settings,

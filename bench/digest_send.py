@@ -35,10 +35,11 @@ from sqlmodel import Session, SQLModel
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine, migrate
 from alerter.delivery import transport_for
+from alerter.digests.runs import PlanReport, run_digest
 from alerter.ingest.sources.base import Entry
 from alerter.ingest.store import store_entries, story_index
+from alerter.ledger.sender import SendReport
 from alerter.models import Delivery, Source
-from alerter.sending import PlanReport, SendReport, run_digest
 from alerter.topics.labelling import classify_items, load_classifier
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import email_hash

@@ -22,13 +22,14 @@ from alerter.bulletins import (
     results,
     sample_email,
     save_draft,
+    send_bulletin,
     start_sending,
 )
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
+from alerter.digests.runs import run_digest
 from alerter.models import Bulletin, Delivery
-from alerter.sending import run_digest, send_bulletin
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member, suppress, unsubscribe
 from subscriptions.models import Frequency

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 
-from alerter.calendar import Deadline, calendar_feed
+from alerter.deadlines.calendar import Deadline, calendar_feed
 
 CHANGED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -3,10 +3,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerter.compose import HTML_LIMIT, Recipient, digest_email, markdown_text
 from alerter.config import DEFAULT_TOPICS_FILE
+from alerter.delivery.compose.bulletins import markdown_text
+from alerter.delivery.compose.digests import digest_email
+from alerter.delivery.compose.recipients import HTML_LIMIT, Recipient
 from alerter.delivery.message import to_mime
-from alerter.digest import DigestItem, build_digest
+from alerter.digests.selection import DigestItem, build_digest
 from alerter.topics.taxonomy import load_taxonomy
 from tests.support.raw_mail import raw_headers, unfolded
 

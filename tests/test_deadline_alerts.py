@@ -9,10 +9,12 @@ import pytest
 from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
-from alerter.deadline_alerts import OUTCOME, REMINDER, plan_outcome_alerts, plan_reminders
+from alerter.deadlines.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import OutboxTransport
+from alerter.delivery.compose.deadlines import OUTCOME, REMINDER
+from alerter.dispatch import dispatch_planned
+from alerter.ledger.sender import SendReport
 from alerter.models import Delivery, Item
-from alerter.sending import SendReport, send_planned
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Member
 from tests.support.newsroom import Clock, add_subscriber, store_consultation
@@ -62,7 +64,7 @@ def remind(
     session: Session, outbox: OutboxTransport, settings: Settings, now: datetime
 ) -> SendReport:
     plan_reminders(session, now)
-    return send_planned(session, outbox, settings, TAXONOMY, clock=Clock(now))
+    return dispatch_planned(session, outbox, settings, TAXONOMY, clock=Clock(now))
 
 
 def inbox(outbox: OutboxTransport) -> list[tuple[str, str]]:
@@ -133,7 +135,7 @@ def test_a_reminder_planned_before_the_deadline_moved_is_not_sent(
     item.closes_at = datetime(2027, 1, 29, 23, 59, tzinfo=UTC)
     session.commit()
 
-    report = send_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(at(8)))
+    report = dispatch_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(at(8)))
 
     assert (report.sent, report.skipped) == (0, 1)
 
@@ -187,9 +189,9 @@ def test_an_outcome_is_announced_once_to_the_members_who_were_sent_the_consultat
     now = datetime(2027, 3, 2, 8, 0, tzinfo=UTC)
 
     planned = [plan_outcome_alerts(session, now), plan_outcome_alerts(session, now)]
-    report = send_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(now))
+    report = dispatch_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(now))
     plan_outcome_alerts(session, now + timedelta(days=1))
-    later = send_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(now))
+    later = dispatch_planned(session, outbox, app_settings, TAXONOMY, clock=Clock(now))
 
     assert planned == [1, 1]  # offered again, kept once by the ledger
     assert (report.sent, later.sent) == (1, 0)

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from alerter.deadlines import deadline_label, is_open, reminder_step, responding_label
+from alerter.deadlines.closing import deadline_label, is_open, reminder_step, responding_label
 
 # 23:59 UK time on Friday 15 January 2027 (GMT: UTC is UK time in winter).
 CLOSES = datetime(2027, 1, 15, 23, 59, tzinfo=UTC)

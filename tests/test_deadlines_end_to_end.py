@@ -19,14 +19,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from alerter.config import Settings
-from alerter.deadline_alerts import plan_outcome_alerts, plan_reminders
+from alerter.deadlines.deadline_alerts import plan_outcome_alerts, plan_reminders
 from alerter.delivery import OutboxTransport
+from alerter.digests.runs import plan_digests
+from alerter.dispatch import dispatch_planned
+from alerter.ledger.sender import SendReport
 from alerter.models import Item, ItemTopic
-from alerter.sending import SendReport, plan_digests, send_planned
 from alerter.topics.taxonomy import load_taxonomy
 from alerter.web.app import create_app
+from subscriptions.links import member_link
 from subscriptions.models import Frequency, Member
-from subscriptions.notices import member_link
 from subscriptions.tokens import Purpose
 from tests.support.api_polls import declare, poll_at
 from tests.support.fake_govuk_api import FakeGovuk, load_items
@@ -117,7 +119,7 @@ def text_of(message: EmailMessage) -> str:
 def send(session: Session, settings: Settings, now: datetime) -> SendReport:
     transport = OutboxTransport(settings.outbox_dir, settings.mail_from)
     taxonomy = load_taxonomy(settings.topics)
-    return send_planned(session, transport, settings, taxonomy, clock=Clock(now))
+    return dispatch_planned(session, transport, settings, taxonomy, clock=Clock(now))
 
 
 def test_a_consultation_from_poll_to_inbox_digest_reminder_calendar_and_outcome(

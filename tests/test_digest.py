@@ -2,7 +2,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.digest import DigestItem, build_digest
+from alerter.digests.selection import DigestItem, build_digest
 from alerter.topics.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)

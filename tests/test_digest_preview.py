@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from alerter.cli import app
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
-from alerter.digests import candidates
+from alerter.digests.candidates import candidates
 from alerter.topics.labelling import correct_topic, load_classifier
 from subscriptions.members import unsubscribe
 from subscriptions.models import Member

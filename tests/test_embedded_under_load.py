@@ -30,8 +30,8 @@ from sqlmodel import Session, select
 from alerter.config import Settings
 from alerter.models import Delivery, Sighting, WorkerHeartbeat
 from alerter.worker import build_scheduler
+from subscriptions.links import member_link
 from subscriptions.models import Frequency, Member
-from subscriptions.notices import member_link
 from subscriptions.staff import create_staff
 from subscriptions.tokens import Purpose
 from tests.support.fake_smtp import Mailbox

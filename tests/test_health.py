@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine
 from alerter.delivery import OutboxTransport
+from alerter.digests.runs import run_digest
 from alerter.health import STALE_AFTER, beat, stopped_by_failure
 from alerter.models import Source
-from alerter.sending import run_digest
 from alerter.topics.taxonomy import load_taxonomy
 from alerter.web.app import create_app
 from subscriptions.models import Frequency

@@ -21,10 +21,12 @@ from alerter.delivery import (
     Unavailable,
     transport_for,
 )
+from alerter.delivery.mail_events import record_events
 from alerter.delivery.sendgrid_api import SendGridTransport, request_body
-from alerter.mail_events import record_events
+from alerter.digests.runs import period_of, plan_digests
+from alerter.dispatch import dispatch_planned
+from alerter.ledger.sender import SendReport
 from alerter.models import Delivery, MailBatch
-from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
 from tests.support.fake_sendgrid import API_KEY, FakeSendGrid, Scripted, gateway_timeout
@@ -86,7 +88,7 @@ def run(
     transport = transport_for(settings)
     assert isinstance(transport, SendGridTransport)
     plan_digests(session, Frequency.WEEKLY, NOW)
-    return send_planned(
+    return dispatch_planned(
         session,
         transport,
         settings,
@@ -123,16 +125,16 @@ def event(kind: str, event_id: str, **fields: object) -> dict[str, object]:
 
 def die_before_marking_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sender dies after SendGrid took its first request, before the ledger knows."""
-    import alerter.sending
+    import alerter.ledger.sender
 
-    finish = alerter.sending._SendRun._finish
+    finish = alerter.ledger.sender._SendRun._finish
 
     def finish_or_die(self: object, ids: list[int], status: str, error: str | None = None) -> None:
         if status == "sent":
             raise SystemExit("killed")
         finish(self, ids, status, error)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(alerter.sending._SendRun, "_finish", finish_or_die)
+    monkeypatch.setattr(alerter.ledger.sender._SendRun, "_finish", finish_or_die)
 
 
 def test_members_with_the_same_content_share_one_request_with_their_own_values(
@@ -505,7 +507,7 @@ def test_a_run_that_waits_finishes_what_a_dead_sender_held(
     waited: list[int] = []
 
     transport = transport_for(sg_settings)
-    report = send_planned(
+    report = dispatch_planned(
         session,
         transport,
         sg_settings,

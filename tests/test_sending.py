@@ -15,8 +15,10 @@ import alerter.db
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.db import create_db_engine
 from alerter.delivery import Mailing, OutboxTransport, SendBatch
+from alerter.digests.runs import period_of, plan_digests, run_digest
+from alerter.dispatch import dispatch_planned
+from alerter.ledger.sender import MARK_RETRY_SECONDS
 from alerter.models import Delivery, Item, Source
-from alerter.sending import MARK_RETRY_SECONDS, period_of, plan_digests, run_digest, send_planned
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member, unsubscribe
 from subscriptions.models import Frequency
@@ -50,7 +52,7 @@ def run(
     session: Session, outbox: OutboxTransport, settings: Settings, now: datetime, **kwargs: object
 ) -> object:
     plan_digests(session, Frequency.WEEKLY, now)
-    return send_planned(
+    return dispatch_planned(
         session,
         outbox,
         settings,
@@ -124,7 +126,7 @@ def test_a_member_who_unsubscribes_after_planning_gets_nothing(
     unsubscribe(session, ann, "one-click", NEXT_MONDAY)
     session.commit()
 
-    report = send_planned(
+    report = dispatch_planned(
         session,
         outbox,
         app_settings,
@@ -146,12 +148,12 @@ def test_a_sender_that_died_after_sending_is_taken_over_without_a_duplicate(
 ) -> None:
     member(session, "ann@alfed.example", ["tariffs"])
     store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
-    import alerter.sending
+    import alerter.ledger.sender
 
     def die_before_marking(*args: object, **kwargs: object) -> None:
         raise SystemExit("killed")  # the process dies between sending and recording it
 
-    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
+    monkeypatch.setattr(alerter.ledger.sender._SendRun, "_finish", die_before_marking)
     with pytest.raises(SystemExit):
         run(session, outbox, app_settings, NEXT_MONDAY)
     monkeypatch.undo()
@@ -185,12 +187,12 @@ def test_a_digest_sent_again_after_a_crash_keeps_its_message_id(
 ) -> None:
     member(session, "ann@alfed.example", ["tariffs"])
     store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
-    import alerter.sending
+    import alerter.ledger.sender
 
     def die_before_marking(*args: object, **kwargs: object) -> None:
         raise SystemExit("killed")
 
-    monkeypatch.setattr(alerter.sending._SendRun, "_finish", die_before_marking)
+    monkeypatch.setattr(alerter.ledger.sender._SendRun, "_finish", die_before_marking)
     with pytest.raises(SystemExit):
         run(session, outbox, app_settings, NEXT_MONDAY)
     monkeypatch.undo()
@@ -336,16 +338,16 @@ def test_a_template_error_fails_the_rows_of_that_content_only(
     member(session, "cat@foundry.example", ["recycling"])
     store(session, "New anti-dumping duties on aluminium extrusions", JOINED + timedelta(days=2))
     store(session, "Packaging recycling targets for aluminium cans", JOINED + timedelta(days=2))
-    import alerter.sending
+    import alerter.digests.runs
 
-    real = alerter.sending.digest_mailing
+    real = alerter.digests.runs.digest_mailing
 
     def broken_for_tariffs(digest: Any, **kwargs: Any) -> Any:
         if any(section.topic_id == "tariffs" for section in digest.sections):
             raise jinja2.UndefinedError("'entry' is undefined")
         return real(digest, **kwargs)
 
-    monkeypatch.setattr(alerter.sending, "digest_mailing", broken_for_tariffs)
+    monkeypatch.setattr(alerter.digests.runs, "digest_mailing", broken_for_tariffs)
 
     report = run(session, outbox, app_settings, NEXT_MONDAY)
 

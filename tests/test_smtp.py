@@ -13,8 +13,10 @@ from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import transport_for
+from alerter.digests.runs import period_of, plan_digests
+from alerter.dispatch import dispatch_planned
+from alerter.ledger.sender import SendReport
 from alerter.models import Delivery
-from alerter.sending import SendReport, period_of, plan_digests, send_planned
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.members import find_member
 from subscriptions.models import Frequency
@@ -57,7 +59,7 @@ def two_members(session: Session) -> None:
 
 def run(session: Session, settings: Settings, sleeps: list[float]) -> SendReport:
     plan_digests(session, Frequency.WEEKLY, NEXT_MONDAY)
-    return send_planned(
+    return dispatch_planned(
         session,
         transport_for(settings),
         settings,
@@ -127,7 +129,7 @@ def test_a_refused_recipient_fails_with_the_servers_answer_and_the_other_is_sent
     server, port = mailbox
     server.refuse.add("bob@castings.example")
 
-    with caplog.at_level(logging.INFO, logger="alerter.sending"):
+    with caplog.at_level(logging.INFO, logger="alerter.ledger.sender"):
         report = run(session, smtp_settings(settings, port), [])
 
     assert (report.sent, report.failed) == (1, 1)

@@ -14,13 +14,13 @@ from alerter.bulletins import (
     check_before_sending,
     results,
     save_draft,
+    send_bulletin,
     start_sending,
 )
 from alerter.cli.common import configured_taxonomy, configured_transport, fail, prepared_engine
 from alerter.config import get_settings
 from alerter.db import session_scope
 from alerter.progress import progress_bar
-from alerter.sending import send_bulletin
 
 app = typer.Typer(help="Bulletins: an email to members, sent now.", no_args_is_help=True)
 

@@ -7,7 +7,7 @@ import typer
 from alerter.cli.common import configured_taxonomy, configured_transport
 from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
-from alerter.sending import run_deadline_alerts
+from alerter.dispatch import run_deadline_alerts
 
 app = typer.Typer(
     help="Deadline reminders and outcome alerts (the worker sends them each morning).",

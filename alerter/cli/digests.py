@@ -9,8 +9,9 @@ import typer
 from alerter.cli.common import configured_taxonomy, configured_transport, fail
 from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
+from alerter.digests.runs import PlanReport, plan_digests, preview, run_digest
+from alerter.ledger.sender import Waiting
 from alerter.progress import progress_bar
-from alerter.sending import PlanReport, Waiting, plan_digests, preview, run_digest
 from subscriptions.members import find_member, subscriber
 from subscriptions.models import Frequency
 

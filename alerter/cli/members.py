@@ -12,8 +12,8 @@ from alerter.cli.common import fail
 from alerter.config import get_settings
 from alerter.db import get_engine, session_scope
 from alerter.delivery import transport_for
+from alerter.notices import plan_confirmations, send_confirmations
 from alerter.progress import progress_bar
-from alerter.sending import plan_confirmations, send_planned
 from alerter.topics.taxonomy import TaxonomyError, load_taxonomy
 from subscriptions.importing import (
     ImportFileError,
@@ -22,7 +22,6 @@ from subscriptions.importing import (
     export_members,
     import_members,
 )
-from subscriptions.notices import CONFIRMATION
 
 app = typer.Typer(help="Members: import and export as CSV.", no_args_is_help=True)
 
@@ -88,15 +87,8 @@ def import_command(
         typer.echo(report.summary())
         if report.to_confirm:
             with progress_bar("confirmation emails") as progress:
-                sent = send_planned(
-                    session,
-                    transport_for(settings),
-                    settings,
-                    taxonomy,
-                    kind=CONFIRMATION,
-                    period=period,
-                    clock=lambda: datetime.now(UTC),
-                    progress=progress,
+                sent = send_confirmations(
+                    session, transport_for(settings), settings, period, progress=progress
                 )
             typer.echo(
                 f"confirmation emails: {sent.sent} sent, {sent.failed} failed, "

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from alerter.bulletins import BulletinError, content_of, get_bulletin, list_bulletins
-from alerter.compose import markdown_html
+from alerter.delivery.compose.bulletins import markdown_html
 from alerter.web.deps import SessionDep, SettingsDep, page
 
 router = APIRouter(prefix="/bulletins")

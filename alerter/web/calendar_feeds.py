@@ -5,8 +5,8 @@ manage page); and a public one per topic."""
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from alerter.calendar import calendar_feed, open_deadlines
 from alerter.config import secret_key
+from alerter.deadlines.calendar import calendar_feed, open_deadlines
 from alerter.web.deps import ClockDep, SessionDep, SettingsDep
 from subscriptions.members import topics_of
 from subscriptions.models import Member, MemberStatus

@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from alerter.config import Settings, secret_key
 from alerter.delivery import transport_for
-from alerter.digest import build_digest
-from alerter.digests import candidates
+from alerter.digests.candidates import candidates
+from alerter.digests.selection import build_digest
+from alerter.notices import send_confirmation, send_manage_link
 from alerter.web.deps import (
     ClientDep,
     ClockDep,
@@ -22,6 +23,7 @@ from alerter.web.deps import (
     SettingsDep,
     page,
 )
+from subscriptions.links import calendar_link, member_link, news_link
 from subscriptions.members import (
     InvalidChoice,
     InvalidEmail,
@@ -35,13 +37,6 @@ from subscriptions.members import (
     update_preferences,
 )
 from subscriptions.models import Frequency, Member, MemberStatus
-from subscriptions.notices import (
-    calendar_link,
-    member_link,
-    news_link,
-    send_confirmation,
-    send_manage_link,
-)
 from subscriptions.throttle import (
     RESEND,
     RESEND_PER_CLIENT,

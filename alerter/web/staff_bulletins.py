@@ -23,19 +23,19 @@ from alerter.bulletins import (
     list_bulletins,
     repeat_of,
     results,
-    sample_email,
     save_draft,
+    send_bulletin,
     send_test,
     start_sending,
 )
 from alerter.config import Settings
 from alerter.db import session_scope
 from alerter.delivery import transport_for
+from alerter.delivery.compose.bulletins import sample_email
 from alerter.ingest.clean import UnparseableDate, parse_listing_date
 from alerter.ingest.sources.catalog import list_sources
 from alerter.ingest.store import list_items
 from alerter.models import Bulletin
-from alerter.sending import send_bulletin
 from alerter.topics.taxonomy import Taxonomy
 from alerter.web.deps import CsrfChecked, PageInstead, SessionDep, SettingsDep, page
 from alerter.web.staff_auth import CurrentStaff

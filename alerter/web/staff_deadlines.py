@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from alerter.association_responses import ResponseError, mark_responding, stop_responding
-from alerter.calendar import open_deadlines
-from alerter.deadlines import UK, closing_date, deadline_label, short_date
+from alerter.deadlines.association_responses import ResponseError, mark_responding, stop_responding
+from alerter.deadlines.calendar import open_deadlines
+from alerter.deadlines.closing import UK, closing_date, deadline_label, short_date
 from alerter.topics.labelling import topics_of
 from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, page
 from alerter.web.staff_auth import CurrentStaff

@@ -12,12 +12,12 @@ from sqlmodel import col, select
 
 from alerter.config import Settings
 from alerter.db import session_scope
-from alerter.deadlines import deadline_label
+from alerter.deadlines.closing import deadline_label
 from alerter.delivery import transport_for
 from alerter.ingest.sources.catalog import list_sources, source_health
 from alerter.ingest.store import list_items
-from alerter.ledger import decide_in_doubt, failures, in_doubt, recent_runs
-from alerter.sending import plan_confirmations, send_planned
+from alerter.ledger.report import decide_in_doubt, failures, in_doubt, recent_runs
+from alerter.notices import plan_confirmations, send_confirmation, send_confirmations
 from alerter.topics.classifier import describe
 from alerter.topics.labelling import (
     UnknownItem,
@@ -26,7 +26,6 @@ from alerter.topics.labelling import (
     topic_counts,
     topics_of,
 )
-from alerter.topics.taxonomy import Taxonomy
 from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, page
 from alerter.web.member_pages import FREQUENCIES
 from alerter.web.staff_auth import CurrentStaff
@@ -45,7 +44,6 @@ from subscriptions.members import (
 )
 from subscriptions.members import topics_of as member_topics
 from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
-from subscriptions.notices import CONFIRMATION, send_confirmation
 
 router = APIRouter(prefix="/staff")
 MAX_UPLOAD = 5_000_000
@@ -324,30 +322,14 @@ def import_upload(
         # Planned with the members, in this request's transaction; sent after the response
         # (and by the worker, should this process stop first).
         period = plan_confirmations(session, report.to_confirm, now)
-        background.add_task(
-            _send_confirmations,
-            request.app.state.engine,
-            settings,
-            request.app.state.taxonomy,
-            period,
-        )
+        background.add_task(_send_confirmations, request.app.state.engine, settings, period)
     status = 200 if error is None else 422
     return _staff_page(request, "import.html", staff, status, report=report, error=error)
 
 
-def _send_confirmations(
-    engine: sa.Engine, settings: Settings, taxonomy: Taxonomy, period: str
-) -> None:
+def _send_confirmations(engine: sa.Engine, settings: Settings, period: str) -> None:
     with session_scope(engine) as session:
-        send_planned(
-            session,
-            transport_for(settings),
-            settings,
-            taxonomy,
-            kind=CONFIRMATION,
-            period=period,
-            clock=lambda: datetime.now(UTC),
-        )
+        send_confirmations(session, transport_for(settings), settings, period)
 
 
 def _no_such_member(request: Request, staff: Any) -> HTMLResponse:

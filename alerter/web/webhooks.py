@@ -1,4 +1,5 @@
-"""SendGrid's Event Webhook endpoint: signed and recent requests only; alerter.mail_events acts."""
+"""SendGrid's Event Webhook endpoint: signed and recent requests only; the events are recorded
+by alerter.delivery.mail_events."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 
-from alerter.mail_events import EventPayloadError, parse_events, record_events
+from alerter.delivery.mail_events import EventPayloadError, parse_events, record_events
 from alerter.web.deps import ClockDep, SessionDep, SettingsDep
 
 router = APIRouter()

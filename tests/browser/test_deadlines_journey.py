@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
 from alerter.config import Settings
+from subscriptions.links import member_link
 from subscriptions.models import Member
-from subscriptions.notices import member_link
 from subscriptions.staff import create_staff
 from subscriptions.tokens import Purpose
 from tests.browser.conftest import LiveApp

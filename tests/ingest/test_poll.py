@@ -10,13 +10,13 @@ from sqlmodel import Session, col, select
 import alerter.ingest.poll
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import OutboxTransport
+from alerter.digests.runs import run_digest
 from alerter.health import STALE_AFTER, beat
 from alerter.ingest.parser_pool import ParserPool
 from alerter.ingest.poll import SourceReport, backoff_delay, poll_sources
 from alerter.ingest.sources.catalog import source_health, sync_source_file
 from alerter.ingest.store import MAX_TITLE
 from alerter.models import Item, Source, WorkerHeartbeat
-from alerter.sending import run_digest
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
 from tests.support.fake_web import FakeWeb, Reply, Request

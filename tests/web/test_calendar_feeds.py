@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from alerter.config import Settings
 from alerter.web.app import create_app
+from subscriptions.links import calendar_link, member_link
 from subscriptions.members import unsubscribe
 from subscriptions.models import Member
-from subscriptions.notices import calendar_link, member_link
 from subscriptions.tokens import Purpose
 from tests.support.newsroom import Clock, add_subscriber, store_consultation
 from tests.support.web_forms import csrf

@@ -16,9 +16,9 @@ import subscriptions.tokens
 from alerter.config import Settings
 from alerter.delivery import transport_for
 from alerter.web.app import create_app
+from subscriptions.links import member_link, news_link
 from subscriptions.members import find_member, topics_of
 from subscriptions.models import Attempt, Member, MemberStatus
-from subscriptions.notices import member_link, news_link
 from subscriptions.tokens import Purpose
 from tests.support.mail_spy import SeenWhenSent
 from tests.support.newsroom import add_subscriber, store_item

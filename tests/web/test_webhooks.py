@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from alerter.config import Settings
-from alerter.mail_events import EventReport
+from alerter.delivery.mail_events import EventReport
 from alerter.models import Delivery, MailEvent
 from alerter.web import webhooks
 from alerter.web.app import create_app

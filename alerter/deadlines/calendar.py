@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import icalendar
 from sqlmodel import Session, col, select
 
-from alerter.deadlines import DEADLINE_TYPES, closing_date, is_all_day, is_open
-from alerter.models import AssociationResponse, Item, ItemTopic
+from alerter.deadlines.association_responses import responding_by
+from alerter.deadlines.closing import DEADLINE_TYPES, closing_date, is_all_day, is_open
+from alerter.models import Item, ItemTopic
 
 PRODID = "-//alerter//Consultation deadlines//EN"
 
@@ -47,14 +48,7 @@ def open_deadlines(session: Session, topics: Sequence[str] | None, now: datetime
         query = query.where(col(Item.id).in_(tagged))
     items = session.exec(query.order_by(col(Item.closes_at), col(Item.id))).all()
     current = [item for item in items if item.closes_at and is_open(item.closes_at, now)]
-    responses = {
-        response.item_id: response.respond_by
-        for response in session.exec(
-            select(AssociationResponse).where(
-                col(AssociationResponse.item_id).in_([item.id for item in current])
-            )
-        )
-    }
+    responses = responding_by(session, [item.id for item in current if item.id is not None])
     return [
         Deadline(
             item_id=item.id or 0,

@@ -3,18 +3,17 @@ with their topics' strength and every publisher that reported them."""
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from alerter.db import among
-from alerter.digest import DigestItem
-from alerter.models import AssociationResponse, Item, ItemTopic, Sighting, Source
+from alerter.deadlines.association_responses import responding_by
+from alerter.digests.selection import DigestItem
+from alerter.models import Item, ItemTopic, Sighting, Source
 
 _CHUNK = 500
-_RESPONSES: sa.Table = AssociationResponse.__table__  # type: ignore[attr-defined]
 # A topic staff put on an item outranks any classifier evidence when choosing its heading.
 STAFF_STRENGTH = 1000.0
 
@@ -65,7 +64,6 @@ def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
     items: list[Item] = []
     strengths: defaultdict[int, dict[str, float]] = defaultdict(dict)
     publishers: defaultdict[int, list[str]] = defaultdict(list)
-    responding: dict[int, date] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = list(ids[start : start + _CHUNK])
         items += session.exec(select(Item).where(among(session, col(Item.id), chunk)))
@@ -80,13 +78,7 @@ def digest_items(session: Session, ids: Sequence[int]) -> list[DigestItem]:
         ):
             if publisher not in publishers[item_id]:
                 publishers[item_id].append(publisher)
-        responses = _RESPONSES.c
-        for item_id, respond_by in session.execute(
-            sa.select(responses.item_id, responses.respond_by).where(
-                among(session, responses.item_id, chunk)
-            )
-        ):
-            responding[item_id] = respond_by
+    responding = responding_by(session, ids)
     return [
         DigestItem(
             item_id=item.id or 0,

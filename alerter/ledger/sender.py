@@ -1,7 +1,8 @@
-"""Digest runs over the delivery ledger: plan (one row per member, written before anything is
-sent), then claim, send and mark the rows, those with the same content together. Any process
-may die at any line; a later run, or another worker, carries on, and no member gets the same
-digest twice.
+"""The delivery ledger's senders: claim planned rows, send them, and mark them, those with the
+same content together. Any process may die at any line; a later run, or another worker,
+carries on, and no member gets the same email twice. What an email says is not the ledger's:
+the use case (a digest run, a bulletin, ...) hands `send_planned` a function that builds the
+emails for the rows it claimed.
 
 With SendGrid, each request goes in a batch of its own, scheduled a few minutes ahead, and its
 rows are marked as soon as SendGrid answers. A documented answer settles the request: taken
@@ -10,44 +11,22 @@ sender died, the connection was lost, an answer SendGrid does not document) is s
 cancelling its batch and sending its rows again; until that can be done its rows are "in_doubt",
 with the reason on each (see "Requests in doubt" below)."""
 
-import hashlib
-import json
 import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from alerter.bulletins import KIND as BULLETIN
-from alerter.bulletins import content_of, get_bulletin, settle_bulletins
-from alerter.bulletins import period_of as bulletin_period
-from alerter.compose import (
-    Recipient,
-    bulletin_mailing,
-    digest_email,
-    digest_mailing,
-    personalization,
-)
 from alerter.config import Settings
-from alerter.db import among, insert_ignoring_duplicates, write_lock_busy
-from alerter.deadline_alerts import (
-    OUTCOME,
-    REMINDER,
-    outcome_mailing,
-    plan_outcome_alerts,
-    plan_reminders,
-    reminder_mailing,
-)
+from alerter.db import among, write_lock_busy
 from alerter.delivery import (
     DeliveryError,
-    Email,
     InDoubt,
     Mailing,
     Personalization,
@@ -58,197 +37,115 @@ from alerter.delivery import (
     Transport,
     Unavailable,
 )
-from alerter.digest import DEFAULT_CAP, DigestItem, build_digest
-from alerter.digests import candidates, digest_items, new_items, on_topics
 from alerter.models import Delivery, MailBatch
 from alerter.progress import Progress
-from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import (
-    Subscriber,
-    active_subscribers,
-    awaiting_confirmation,
-    subscribers,
-)
-from subscriptions.models import Frequency
-from subscriptions.notices import (
-    CONFIRMATION,
-    confirmation_mailing,
-    confirmation_recipient,
-    member_link,
-    news_link,
-)
-from subscriptions.tokens import Purpose
 
 log = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 _BATCHES: sa.Table = MailBatch.__table__  # type: ignore[attr-defined]
-HEADINGS = {
-    Frequency.WEEKLY: "Your weekly policy alerts",
-    Frequency.DAILY: "Your daily policy alerts",
-    Frequency.IMMEDIATE: "New policy alerts",
-}
 
 
-def kind_of(frequency: Frequency) -> str:
-    return f"digest-{frequency.value}"
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row this sender holds, as much of it as building and sending its email needs."""
+
+    id: int
+    member_id: int
+    kind: str
+    period: str
+    content_key: str
+    item_ids: list[int]
+    message_token: str
 
 
-def period_of(frequency: Frequency, now: datetime) -> str:
-    """The ledger's period: one digest per member per ISO week, day or minute (London time)."""
-    local = now.astimezone(LONDON)
-    if frequency == Frequency.WEEKLY:
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    if frequency == Frequency.DAILY:
-        return local.strftime("%Y-%m-%d")
-    return local.strftime("%Y-%m-%dT%H:%M")
+@dataclass(frozen=True)
+class Outgoing:
+    """One email for these rows: one content, its recipients in the rows' order."""
+
+    mailing: Mailing
+    rows: Sequence[Claimed]
 
 
-# Planning this many rows at once changes the ledger enough to refresh its statistics.
-REFRESH_STATISTICS_AFTER = 5000
+@dataclass(frozen=True)
+class Skipped:
+    """Rows with nothing to send any more: their member unsubscribed (`reason` says so, and is
+    logged), or everything their email held has gone since planning."""
+
+    rows: Sequence[Claimed]
+    reason: str | None = None
 
 
-@dataclass
-class PlanReport:
-    members: int = 0
-    planned: int = 0
-    nothing_new: int = 0
-    already_planned: int = 0
+@dataclass(frozen=True)
+class Unbuildable:
+    """Rows whose email could not be built: failed with the error, as building it again would
+    fail again."""
+
+    rows: Sequence[Claimed]
+    error: Exception
 
 
-def plan_digests(
-    session: Session,
-    frequency: Frequency,
-    now: datetime,
+Built = Outgoing | Skipped | Unbuildable
+# What a use case hands the ledger: the emails for rows it claimed, each built as it is needed.
+EmailBuilder = Callable[[Sequence[Claimed]], Iterable[Built]]
+Addressee = TypeVar("Addressee")
+
+
+def by_kind(builders: Mapping[str, EmailBuilder]) -> EmailBuilder:
+    """One builder for rows of several kinds (the dispatcher's), each kind's rows to its own."""
+
+    def build(rows: Sequence[Claimed]) -> Iterator[Built]:
+        kinds: defaultdict[str, list[Claimed]] = defaultdict(list)
+        for row in rows:
+            kinds[row.kind].append(row)
+        for kind, of_kind in kinds.items():
+            builder = builders.get(kind)
+            if builder is None:
+                yield Unbuildable(of_kind, LookupError(f"alerter builds no {kind!r} email"))
+            else:
+                yield from builder(of_kind)
+
+    return build
+
+
+def by_content(
+    rows: Sequence[Claimed],
+    addressees: Mapping[int, Addressee],
     *,
-    dry_run: bool = False,
-    include_empty: bool = False,
-    repeat_bulletin_items: bool = False,
-) -> PlanReport:
-    """Write a ledger row for every active member of this frequency with something new: the
-    items first stored since their previous digest (since they joined, for the first). With
-    `include_empty`, members with nothing new get a row too (a "nothing new" email). Items a
-    member was sent in a bulletin are left out, unless `repeat_bulletin_items`."""
-    kind, period = kind_of(frequency), period_of(frequency, now)
-    members = subscribers(session, frequency)
-    report = PlanReport(members=len(members))
-    planned = set(
-        session.exec(
-            select(Delivery.member_id).where(Delivery.kind == kind, Delivery.period == period)
-        )
-    )
-    previous_end = _previous_window_ends(session, kind)
-    # Members with the same window and topics get the same items: look them up once.
-    groups: defaultdict[tuple[datetime, tuple[str, ...]], list[Subscriber]] = defaultdict(list)
-    for member in members:
-        if member.id in planned:
-            report.already_planned += 1
+    content: Callable[[Claimed, Addressee], Hashable],
+    mailing: Callable[[Claimed, Addressee], Mailing | None],
+    personalize: Callable[[Claimed, Addressee], Personalization],
+) -> Iterator[Built]:
+    """The emails for these rows, one per content: `addressees` are the members still to be
+    sent them, by member id (the others are skipped); `content` says which rows share an
+    email, `mailing` builds it from the first of them (None: nothing left to send), and
+    `personalize` gives each row's recipient. One content that cannot be built never stops the
+    run, nor does one member's."""
+    gone = [row for row in rows if row.member_id not in addressees]
+    if gone:  # unsubscribed, suppressed, erased (or, for a confirmation, confirmed) since
+        yield Skipped(gone, "no longer subscribed")
+    groups: defaultdict[Hashable, list[Claimed]] = defaultdict(list)
+    for row in rows:
+        if row.member_id in addressees:
+            groups[content(row, addressees[row.member_id])].append(row)
+    for group in groups.values():
+        first = group[0]
+        try:
+            built = mailing(first, addressees[first.member_id])
+        except Exception as error:  # one content that cannot be built never stops the run
+            yield Unbuildable(group, error)
             continue
-        start = previous_end.get(member.id, member.joined)
-        groups[(start, tuple(sorted(member.topics)))].append(member)
-    rows: list[dict[str, Any]] = []
-    # Every group's items come from one read of what is new since the earliest window began.
-    earliest = min((start for start, _ in groups), default=now)
-    news = new_items(session, since=earliest, until=now) if groups else []
-    bulletined = {} if repeat_bulletin_items else _bulletin_items_sent(session, since=earliest)
-    for (start, topics), group in groups.items():
-        found = sorted(item.item_id for item in on_topics(news, topics, since=start))
-        group_key = _content_key(kind, topics, found)
-        for member in group:
-            already = bulletined.get(member.id)
-            item_ids = [i for i in found if i not in already] if already else found
-            if not item_ids:
-                report.nothing_new += 1
-                if not include_empty:
-                    continue
-            rows.append(
-                {
-                    "member_id": member.id,
-                    "kind": kind,
-                    "period": period,
-                    "status": "planned",
-                    "window_start": start,
-                    "window_end": now,
-                    "item_ids": item_ids,
-                    "content_key": (
-                        group_key if item_ids is found else _content_key(kind, topics, item_ids)
-                    ),
-                    "planned_at": now,
-                    "attempts": 0,
-                }
-            )
-    report.planned = len(rows)
-    if rows and not dry_run:
-        unique = ["member_id", "kind", "period"]
-        session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
-        if (
-            len(rows) >= REFRESH_STATISTICS_AFTER
-            and session.get_bind().dialect.name == "postgresql"
-        ):
-            # Autovacuum would notice the new rows only later: without fresh statistics the
-            # senders' claims, planned for an empty ledger, scan it whole, for every claim.
-            session.execute(sa.text("ANALYZE delivery"))
-        session.commit()
-    return report
-
-
-def plan_confirmations(session: Session, member_ids: Sequence[int], now: datetime) -> str:
-    """Ledger rows for confirmation emails to these pending members (an import's new ones),
-    written in the caller's transaction beside the members themselves; `send_planned` sends
-    them (the worker's dispatcher, if no one sooner). Returns the run's period."""
-    period = now.strftime("%Y-%m-%dT%H:%M:%S")
-    rows = [
-        {
-            "member_id": member_id,
-            "kind": CONFIRMATION,
-            "period": period,
-            "status": "planned",
-            "window_start": now,
-            "window_end": now,
-            "item_ids": [],
-            "content_key": CONFIRMATION,
-            "planned_at": now,
-            "attempts": 0,
-        }
-        for member_id in member_ids
-    ]
-    if rows:
-        unique = ["member_id", "kind", "period"]
-        session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
-    return period
-
-
-def _bulletin_items_sent(session: Session, *, since: datetime) -> dict[int, set[int]]:
-    """Member id -> the items bulletins sent them since then."""
-    sent: defaultdict[int, set[int]] = defaultdict(set)
-    for member_id, item_ids in session.execute(
-        sa.select(_DELIVERIES.c.member_id, _DELIVERIES.c.item_ids).where(
-            _DELIVERIES.c.kind == BULLETIN,
-            _DELIVERIES.c.status == "sent",
-            _DELIVERIES.c.sent_at >= since,
-        )
-    ):
-        sent[member_id].update(item_ids)
-    return sent
-
-
-def _content_key(kind: str, topics: Sequence[str], item_ids: Sequence[int]) -> str:
-    """Rows planned with the same kind, topics and items get the same email."""
-    payload = json.dumps([kind, sorted(topics), list(item_ids)])
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
-
-
-def _previous_window_ends(
-    session: Session, kind: str, member_id: int | None = None
-) -> dict[int, datetime]:
-    query = select(Delivery.member_id, sa.func.max(Delivery.window_end)).where(
-        Delivery.kind == kind
-    )
-    if member_id is not None:
-        query = query.where(Delivery.member_id == member_id)
-    rows = session.exec(query.group_by(col(Delivery.member_id)))
-    return {member_id: end for member_id, end in rows}
+        if built is None:  # every item it held has gone since planning
+            yield Skipped(group)
+            continue
+        recipients, to = [], []
+        for row in group:
+            try:
+                recipients.append(personalize(row, addressees[row.member_id]))
+                to.append(row)
+            except Exception as error:  # nor does one member's
+                yield Unbuildable([row], error)
+        if to:
+            yield Outgoing(built.with_recipients(tuple(recipients)), to)
 
 
 @dataclass
@@ -310,25 +207,25 @@ def send_planned(
     session: Session,
     transport: Transport,
     settings: Settings,
-    taxonomy: Taxonomy,
+    build: EmailBuilder,
     *,
     kind: str | None = None,
     period: str | None = None,
     clock: Clock,
     sleep: Sleep = time.sleep,
-    cap: int = DEFAULT_CAP,
     progress: Progress | None = None,
     wait: bool = False,
     waiting: Callable[[Waiting], None] | None = None,
 ) -> SendReport:
-    """Send every planned (or abandoned) delivery, of one kind and period or of all: rows with
-    the same content go together, up to the transport's recipients per request. `progress` is
-    told how many of those to send at the start are settled (sent, skipped or failed).
+    """Send every planned (or abandoned) delivery, of one kind and period or of all, its email
+    built by `build`: rows with the same content go together, up to the transport's recipients
+    per request. `progress` is told how many of those to send at the start are settled (sent,
+    skipped or failed).
 
     With `wait`, rows another sender holds (a sender that died holds them until its lease
     lapses) and rows in doubt waiting for their batch to be cancelled are waited for and
     finished; `waiting` is told what is waited for, each time."""
-    run = _SendRun(session, transport, settings, taxonomy, clock, sleep, cap, kind, period)
+    run = _SendRun(session, transport, settings, build, clock, sleep, kind, period)
     total = run.unsettled()
     try:
         while True:
@@ -361,20 +258,17 @@ class _SendRun:
         session: Session,
         transport: Transport,
         settings: Settings,
-        taxonomy: Taxonomy,
+        build: EmailBuilder,
         clock: Clock,
         sleep: Sleep,
-        cap: int,
         kind: str | None,
         period: str | None,
     ) -> None:
         self.session = session
         self.transport = transport
-        self.settings = settings
-        self.taxonomy = taxonomy
+        self.build = build
         self.clock = clock
         self.sleep = sleep
-        self.cap = cap
         self.claim = uuid.uuid4().hex
         # Claimed rows are this sender's for the lease, renewed before each request; after
         # it, a dead sender's rows are taken over.
@@ -383,8 +277,6 @@ class _SendRun:
         self.scope = [_DELIVERIES.c.kind == kind] if kind else []
         if period:
             self.scope.append(_DELIVERIES.c.period == period)
-        self._items: dict[int, DigestItem] = {}  # read once per run, shared by every content
-        self._bulletins: dict[int, Mailing] = {}
         self.failures_in_a_row = 0
 
     # Claiming -------------------------------------------------------------------------------
@@ -476,12 +368,12 @@ class _SendRun:
         self.session.commit()
         return int(count)
 
-    # Composing ------------------------------------------------------------------------------
+    # Building -------------------------------------------------------------------------------
 
     def send_claimed(self, ids: list[int]) -> None:
         # Plain rows, not ORM objects, which every commit below would expire and reload.
-        deliveries = [
-            _Claimed(*row)
+        rows = [
+            Claimed(*row)
             for row in self.session.execute(
                 sa.select(
                     _DELIVERIES.c.id,
@@ -494,64 +386,18 @@ class _SendRun:
                 ).where(among(self.session, _DELIVERIES.c.id, ids))
             )
         ]
-        # A confirmation goes to a member still pending; everything else to active members.
-        members = active_subscribers(
-            self.session, [d.member_id for d in deliveries if d.kind != CONFIRMATION]
-        )
-        pending = awaiting_confirmation(
-            self.session, [d.member_id for d in deliveries if d.kind == CONFIRMATION]
-        )
-
-        def member_of(delivery: _Claimed) -> Subscriber | None:
-            return (pending if delivery.kind == CONFIRMATION else members).get(delivery.member_id)
-
-        gone = [d for d in deliveries if member_of(d) is None]
-        if gone:  # unsubscribed, suppressed, erased (or, for a confirmation, confirmed) since
-            self._finish([d.id for d in gone], "skipped")
-            for delivery in gone:
-                log.info(
-                    "delivery %d skipped: no longer subscribed",
-                    delivery.id,
-                    extra=_context(delivery),
-                )
-        # One email per content. A digest follows the member's topics, so a member whose topics
-        # changed since planning gets their own; a bulletin is the same for its whole audience.
-        groups: defaultdict[tuple[str, tuple[str, ...]], list[tuple[_Claimed, Subscriber]]] = (
-            defaultdict(list)
-        )
-        for delivery in deliveries:
-            member = member_of(delivery)
-            if member is not None:
-                topics = member.topics if delivery.kind.startswith("digest-") else ()
-                groups[(delivery.content_key, topics)].append((delivery, member))
-        for (_, topics), group in groups.items():
-            try:
-                mailing = self._mailing(group[0][0], topics)
-            except Exception as error:  # one content that cannot be built never stops the run
-                self._cannot_build([d for d, _ in group], error)
-                continue
-            if mailing is None:  # every item it held has gone since planning
-                self._finish([d.id for d, _ in group], "skipped")
-                continue
-            recipients, to = [], []
-            for delivery, member in group:
-                try:
-                    recipients.append(self._personalization(delivery, member))
-                    to.append(delivery)
-                except Exception as error:  # nor does one member's
-                    self._cannot_build([delivery], error)
-            if to:
+        for built in self.build(rows):
+            if isinstance(built, Outgoing):
                 self.report.emails_composed += 1
-                self._deliver(mailing.with_recipients(tuple(recipients)), to)
+                self._deliver(built.mailing, list(built.rows))
+            elif isinstance(built, Skipped):
+                self._finish([row.id for row in built.rows], "skipped")
+                for row in built.rows if built.reason else ():
+                    log.info("delivery %d skipped: %s", row.id, built.reason, extra=_context(row))
+            else:
+                self._cannot_build(list(built.rows), built.error)
 
-    def _personalization(self, delivery: "_Claimed", member: Subscriber) -> Personalization:
-        if delivery.kind == CONFIRMATION:
-            return confirmation_recipient(
-                self.settings, member, str(delivery.id), delivery.message_token
-            )
-        return personalization(_recipient(self.settings, member, delivery))
-
-    def _cannot_build(self, deliveries: list["_Claimed"], error: Exception) -> None:
+    def _cannot_build(self, deliveries: list[Claimed], error: Exception) -> None:
         """Fail these rows with the reason: building them again would fail again."""
         reason = f"the email could not be built: {type(error).__name__}: {error}"
         self._finish([d.id for d in deliveries], "failed", error=reason[:1000])
@@ -559,42 +405,9 @@ class _SendRun:
         for delivery in deliveries:
             log.error("delivery %d failed: %s", delivery.id, reason[:300], extra=_context(delivery))
 
-    def _mailing(self, first: "_Claimed", topics: tuple[str, ...]) -> Mailing | None:
-        """The content of `first`'s email (shared by its group), before recipients."""
-        if first.kind == CONFIRMATION:
-            return confirmation_mailing()
-        if first.kind == REMINDER:
-            return reminder_mailing(self.session, first.period, self.taxonomy, self.clock())
-        if first.kind == OUTCOME:
-            return outcome_mailing(self.session, first.period, self.taxonomy, self.clock())
-        if first.kind == BULLETIN:
-            bulletin_id = int(first.period)
-            if bulletin_id not in self._bulletins:
-                bulletin = get_bulletin(self.session, bulletin_id)
-                content = content_of(self.session, self.settings, self.taxonomy, bulletin)
-                self._bulletins[bulletin_id] = bulletin_mailing(content)
-            return self._bulletins[bulletin_id]
-        digest = build_digest(
-            self._digest_items(first.item_ids),
-            topics,
-            self.taxonomy,
-            now=self.clock(),
-            cap=self.cap,
-        )
-        if digest.empty and first.item_ids:
-            return None
-        return digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
-
-    def _digest_items(self, item_ids: list[int]) -> list[DigestItem]:
-        missing = [item_id for item_id in item_ids if item_id not in self._items]
-        for item in digest_items(self.session, missing) if missing else []:
-            self._items[item.item_id] = item
-        # An item deleted since planning is simply left out.
-        return [self._items[item_id] for item_id in item_ids if item_id in self._items]
-
     # Sending --------------------------------------------------------------------------------
 
-    def _deliver(self, mailing: Mailing, deliveries: list["_Claimed"]) -> None:
+    def _deliver(self, mailing: Mailing, deliveries: list[Claimed]) -> None:
         """One request for these rows, tried until it is taken, refused for good, or in doubt.
         Each request goes in a batch of its own, so that cancelling it withdraws nothing else."""
         ids = [d.id for d in deliveries]
@@ -974,19 +787,6 @@ class _SendRun:
             self._batch_status(batch_id, "released")
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    """A ledger row this sender holds, as much of it as sending needs."""
-
-    id: int
-    member_id: int
-    kind: str
-    period: str
-    content_key: str
-    item_ids: list[int]
-    message_token: str
-
-
 @dataclass
 class _OpenBatch:
     send: SendBatch
@@ -998,7 +798,7 @@ def _hhmm(moment: datetime) -> str:
     return f"{moment:%H:%M:%S} UTC"
 
 
-def _context(delivery: _Claimed) -> dict[str, object]:
+def _context(delivery: Claimed) -> dict[str, object]:
     """A delivery's fields for structured logs: ids, never the address."""
     return {
         "delivery_id": delivery.id,
@@ -1006,144 +806,3 @@ def _context(delivery: _Claimed) -> dict[str, object]:
         "kind": delivery.kind,
         "period": delivery.period,
     }
-
-
-def _heading(kind: str) -> str:
-    return HEADINGS[Frequency(kind.removeprefix("digest-"))]
-
-
-def _recipient(settings: Settings, member: Subscriber, delivery: "_Claimed | None") -> Recipient:
-    manage = member_link(settings, member, Purpose.MANAGE)
-    return Recipient(
-        member.email,
-        member.name,
-        manage,
-        member_link(settings, member, Purpose.UNSUBSCRIBE),
-        news_link(manage),
-        key=str(delivery.id) if delivery else None,
-        message_token=delivery.message_token if delivery else None,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-    )
-
-
-def run_digest(
-    session: Session,
-    transport: Transport,
-    settings: Settings,
-    taxonomy: Taxonomy,
-    frequency: Frequency,
-    now: datetime,
-    *,
-    progress: Progress | None = None,
-    wait: bool = False,
-    waiting: Callable[[Waiting], None] | None = None,
-) -> tuple[PlanReport, SendReport]:
-    """A digest run: plan this period's digests, then send every one still to send (with
-    `wait`, also those another sender holds, once its lease lapses: see send_planned)."""
-    empty_too = settings.send_empty_digests and frequency != Frequency.IMMEDIATE
-    plan = plan_digests(
-        session,
-        frequency,
-        now,
-        include_empty=empty_too,
-        repeat_bulletin_items=settings.repeat_bulletin_items_in_digests,
-    )
-    report = send_planned(
-        session,
-        transport,
-        settings,
-        taxonomy,
-        kind=kind_of(frequency),
-        period=period_of(frequency, now),
-        clock=lambda: datetime.now(UTC),
-        progress=progress,
-        wait=wait,
-        waiting=waiting,
-    )
-    return plan, report
-
-
-@dataclass(frozen=True)
-class DeadlineAlertsReport:
-    reminders: int  # rows offered to the ledger (those already there are kept once)
-    outcomes: int
-    sent: SendReport
-
-
-def run_deadline_alerts(
-    session: Session,
-    transport: Transport,
-    settings: Settings,
-    taxonomy: Taxonomy,
-    now: datetime,
-    *,
-    clock: Clock,
-) -> DeadlineAlertsReport:
-    """Plan the deadline reminders due now and the outcome alerts newly due, then send them
-    (and anything else still to send, as the dispatcher would). Running it again the same day
-    sends nothing more."""
-    reminders = plan_reminders(session, now)
-    outcomes = plan_outcome_alerts(session, now)
-    sent = send_planned(session, transport, settings, taxonomy, clock=clock)
-    return DeadlineAlertsReport(reminders, outcomes, sent)
-
-
-def send_bulletin(
-    session: Session,
-    transport: Transport,
-    settings: Settings,
-    taxonomy: Taxonomy,
-    bulletin_id: int,
-    *,
-    progress: Progress | None = None,
-) -> SendReport:
-    """Send a bulletin's planned deliveries (see bulletins.start_sending), then record it as
-    sent once none is left. Run again after an outage, it sends only what is still to send."""
-    report = send_planned(
-        session,
-        transport,
-        settings,
-        taxonomy,
-        kind=BULLETIN,
-        period=bulletin_period(bulletin_id),
-        clock=lambda: datetime.now(UTC),
-        progress=progress,
-    )
-    settle_bulletins(session, datetime.now(UTC))
-    return report
-
-
-def compose_for(
-    settings: Settings,
-    taxonomy: Taxonomy,
-    member: Subscriber,
-    frequency: Frequency,
-    items: Sequence[DigestItem],
-    *,
-    now: datetime,
-    cap: int = DEFAULT_CAP,
-) -> Email | None:
-    """This member's digest email from these items, or None when none is on their topics."""
-    digest = build_digest(items, member.topics, taxonomy, now=now, cap=cap)
-    if digest.empty:
-        return None
-    kind = kind_of(frequency)
-    return digest_email(
-        digest, _recipient(settings, member, None), heading=HEADINGS[frequency], kind=kind
-    )
-
-
-def preview(
-    session: Session,
-    settings: Settings,
-    taxonomy: Taxonomy,
-    member: Subscriber,
-    frequency: Frequency,
-    now: datetime,
-) -> tuple[Email | None, datetime]:
-    """The digest this member would get if it ran now, and the start of its window."""
-    start = _previous_window_ends(session, kind_of(frequency), member.id).get(
-        member.id, member.joined
-    )
-    found = candidates(session, since=start, until=now, topics=member.topics)
-    return compose_for(settings, taxonomy, member, frequency, found, now=now), start

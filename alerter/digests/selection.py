@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from alerter.deadlines import closing_soon, deadline_label, is_open, responding_label
+from alerter.deadlines.closing import closing_soon, deadline_label, is_open, responding_label
 from alerter.topics.taxonomy import Taxonomy
 
 DEFAULT_CAP = 30

@@ -1,4 +1,5 @@
-"""Deadline reminders and outcome alerts, planned in the delivery ledger like every email.
+"""Deadline reminders and outcome alerts, planned in the delivery ledger like every email, and
+the emails the ledger sends for them.
 
 A reminder goes to each member who asked for them and follows one of the item's topics, 7 and
 then 2 days before a consultation, call for evidence or inquiry closes; the ledger's period
@@ -12,16 +13,15 @@ after alerter stored it."""
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from alerter.compose import RECIPIENT_FIELDS
-from alerter.db import among, insert_ignoring_duplicates
-from alerter.deadlines import (
+from alerter.config import Settings
+from alerter.db import among
+from alerter.deadlines.association_responses import responding_by
+from alerter.deadlines.closing import (
     DEADLINE_TYPES,
     OUTCOME_TYPES,
     REMINDER_STEPS,
@@ -31,19 +31,25 @@ from alerter.deadlines import (
     reminder_step,
     responding_label,
 )
-from alerter.delivery.message import Mailing, html_tag, text_tag
-from alerter.models import AssociationResponse, Delivery, Item, ItemTopic
-from alerter.render import render
+from alerter.delivery import Mailing
+from alerter.delivery.compose.deadlines import (
+    OUTCOME,
+    REMINDER,
+    DeadlineItem,
+    outcome_mailing,
+    reminder_mailing,
+)
+from alerter.delivery.compose.recipients import member_personalization
+from alerter.ledger.planning import Planned, items_sent, plan
+from alerter.ledger.sender import Built, Claimed, Clock, EmailBuilder, by_content
+from alerter.models import Item, ItemTopic
 from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import reminder_subscribers
+from subscriptions.members import active_subscribers, reminder_subscribers
 
-REMINDER = "deadline-reminder"
-OUTCOME = "outcome"
 # Outcomes published this long ago or less are still announced (a worker down for a while).
 OUTCOME_WITHIN = timedelta(days=30)
 # What an item was "sent" in: every kind that carries items.
 _CARRIERS = ("digest-weekly", "digest-daily", "digest-immediate", "bulletin", REMINDER)
-_DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 _PERIOD = re.compile(r"^(\d+):(\d+)d:(\d{4}-\d{2}-\d{2})$")
 
 
@@ -59,27 +65,9 @@ def parse_reminder_period(period: str) -> tuple[int, int, date]:
     return int(found[1]), int(found[2]), date.fromisoformat(found[3])
 
 
-def _row(member_id: int, kind: str, period: str, item_id: int, now: datetime) -> dict[str, Any]:
-    return {
-        "member_id": member_id,
-        "kind": kind,
-        "period": period,
-        "status": "planned",
-        "window_start": now,
-        "window_end": now,
-        "item_ids": [item_id],
-        # Everyone's email about one item and step is the same: sent together.
-        "content_key": f"{kind}:{period}"[:40],
-        "planned_at": now,
-        "attempts": 0,
-    }
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        unique = ["member_id", "kind", "period"]
-        session.execute(insert_ignoring_duplicates(session, _DELIVERIES, unique), rows)
-    session.commit()
+def _planned(member_id: int, kind: str, period: str, item_id: int) -> Planned:
+    # Everyone's email about one item and step is the same: sent together.
+    return Planned(member_id, kind, period, f"{kind}:{period}"[:40], [item_id])
 
 
 def _topics_of(session: Session, item_ids: list[int]) -> dict[int, set[str]]:
@@ -115,12 +103,13 @@ def plan_reminders(session: Session, now: datetime) -> int:
     topics = _topics_of(session, [item_id for item_id, _, _ in due])
     members = reminder_subscribers(session)
     rows = [
-        _row(member.id, REMINDER, reminder_period(item_id, step, closes), item_id, now)
+        _planned(member.id, REMINDER, reminder_period(item_id, step, closes), item_id)
         for item_id, step, closes in due
         for member in members
         if topics[item_id] & set(member.topics)
     ]
-    _insert(session, rows)
+    plan(session, rows, now)
+    session.commit()
     return len(rows)
 
 
@@ -141,45 +130,23 @@ def plan_outcome_alerts(session: Session, now: datetime) -> int:
     if not items:
         return 0
     recipients: defaultdict[int, set[int]] = defaultdict(set)
-    for member_id, item_ids in session.execute(
-        sa.select(_DELIVERIES.c.member_id, _DELIVERIES.c.item_ids).where(
-            _DELIVERIES.c.kind.in_(_CARRIERS),
-            _DELIVERIES.c.status == "sent",
-            _DELIVERIES.c.sent_at >= min(items.values()),
-        )
-    ):
-        for item_id in set(item_ids) & items.keys():
+    for member_id, item_ids in items_sent(session, _CARRIERS, since=min(items.values())).items():
+        for item_id in item_ids & items.keys():
             recipients[item_id].add(member_id)
     rows = [
-        _row(member_id, OUTCOME, str(item_id), item_id, now)
+        _planned(member_id, OUTCOME, str(item_id), item_id)
         for item_id, members in recipients.items()
         for member_id in sorted(members)
     ]
-    _insert(session, rows)
+    plan(session, rows, now)
+    session.commit()
     return len(rows)
-
-
-@dataclass(frozen=True)
-class DeadlineItem:
-    """An item as a reminder or an outcome alert tells of it."""
-
-    title: str
-    url: str
-    summary: str
-    deadline: str  # "closes Fri 15 Jan — 2 days left"
-    responding: str  # the association's own deadline, or ""
-    how_to_respond: dict[str, str]
-    outcome: str  # the published outcome's text, or ""
-    topics: tuple[str, ...]  # labels
 
 
 def _deadline_item(session: Session, item: Item, taxonomy: Taxonomy, now: datetime) -> DeadlineItem:
     assert item.id is not None
     labels = {topic.id: topic.label for topic in taxonomy.topics}
-    response = session.exec(
-        select(AssociationResponse).where(AssociationResponse.item_id == item.id)
-    ).first()
-    respond_by = response.respond_by if response else None
+    respond_by = responding_by(session, [item.id]).get(item.id)
     open_now = item.closes_at is not None and is_open(item.closes_at, now)
     metadata = item.source_metadata
     how = metadata.get("how_to_respond")
@@ -197,14 +164,7 @@ def _deadline_item(session: Session, item: Item, taxonomy: Taxonomy, now: dateti
     )
 
 
-def _tags() -> dict[str, dict[str, str]]:
-    return {
-        "text": {f: text_tag(f) for f in RECIPIENT_FIELDS},
-        "html": {f: html_tag(f) for f in RECIPIENT_FIELDS},
-    }
-
-
-def reminder_mailing(
+def reminder_for(
     session: Session, period: str, taxonomy: Taxonomy, now: datetime
 ) -> Mailing | None:
     """The reminder a ledger row stands for, or None when it no longer applies: the item has
@@ -216,33 +176,37 @@ def reminder_mailing(
         return None
     if closing_date(item.closes_at) != planned_date or not is_open(item.closes_at, now):
         return None
-    about = _deadline_item(session, item, taxonomy, now)
-    subject = f"{about.deadline[:1].upper()}{about.deadline[1:]}: {item.title}"[:200]
-    context = {"item": about, "step": step, "preheader": about.deadline}
-    tags = _tags()
-    return Mailing(
-        subject,
-        render("email/reminder.txt", **context, **tags["text"]),
-        render("email/reminder.html", **context, **tags["html"]),
-        REMINDER,
-        (),
-    )
+    return reminder_mailing(_deadline_item(session, item, taxonomy, now), step)
 
 
-def outcome_mailing(
-    session: Session, period: str, taxonomy: Taxonomy, now: datetime
-) -> Mailing | None:
+def outcome_for(session: Session, period: str, taxonomy: Taxonomy, now: datetime) -> Mailing | None:
     """The outcome alert a ledger row stands for, or None when the item has gone."""
     item = session.get(Item, int(period), populate_existing=True)
     if item is None:
         return None
-    about = _deadline_item(session, item, taxonomy, now)
-    context = {"item": about, "preheader": f"The outcome of {item.title} is out"[:140]}
-    tags = _tags()
-    return Mailing(
-        f"Outcome published: {item.title}"[:200],
-        render("email/outcome.txt", **context, **tags["text"]),
-        render("email/outcome.html", **context, **tags["html"]),
-        OUTCOME,
-        (),
-    )
+    return outcome_mailing(_deadline_item(session, item, taxonomy, now))
+
+
+def deadline_emails(
+    session: Session,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    *,
+    clock: Clock,
+    about: Callable[[Session, str, Taxonomy, datetime], Mailing | None],
+) -> EmailBuilder:
+    """The ledger's reminders (`about` is reminder_for) or outcome alerts (outcome_for): the
+    same email for everyone about one item and step, to members still subscribed."""
+
+    def build(rows: Sequence[Claimed]) -> Iterable[Built]:
+        return by_content(
+            rows,
+            active_subscribers(session, [row.member_id for row in rows]),
+            content=lambda row, _: row.content_key,
+            mailing=lambda first, _: about(session, first.period, taxonomy, clock()),
+            personalize=lambda row, member: member_personalization(
+                settings, member, key=str(row.id), message_token=row.message_token
+            ),
+        )
+
+    return build

@@ -3,12 +3,19 @@ inquiries: staff mark one as "the association is responding" with an earlier dea
 members' views, which members then see beside the item (digests, the news page, reminders,
 calendars)."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from alerter.deadlines import DEADLINE_TYPES, UK, closing_date, is_open, short_date
+from alerter.db import among
+from alerter.deadlines.closing import DEADLINE_TYPES, UK, closing_date, is_open, short_date
 from alerter.models import AssociationResponse, Item
+
+# Item ids asked about in one query, at most (SQLite binds one parameter per id).
+_CHUNK = 500
+_RESPONSES: sa.Table = AssociationResponse.__table__  # type: ignore[attr-defined]
 
 
 class ResponseError(ValueError):
@@ -50,3 +57,18 @@ def stop_responding(session: Session, item_id: int) -> bool:
     session.delete(response)
     session.commit()
     return True
+
+
+def responding_by(session: Session, item_ids: Sequence[int]) -> dict[int, date]:
+    """Item id -> the association's deadline for members' views, for those of these items it
+    is responding to."""
+    responding: dict[int, date] = {}
+    for start in range(0, len(item_ids), _CHUNK):
+        chunk = list(item_ids[start : start + _CHUNK])
+        for item_id, respond_by in session.execute(
+            sa.select(_RESPONSES.c.item_id, _RESPONSES.c.respond_by).where(
+                among(session, _RESPONSES.c.item_id, chunk)
+            )
+        ):
+            responding[item_id] = respond_by
+    return responding
