@@ -3,7 +3,6 @@ sending them over the delivery ledger, and the record of what happened."""
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -19,15 +18,15 @@ from alerter.delivery.compose.bulletins import (
     bulletin_mailing,
     sample_email,
 )
-from alerter.delivery.compose.recipients import member_personalization
 from alerter.delivery.message import to_mime
 from alerter.digests.candidates import digest_items
 from alerter.ledger.planning import Planned, plan
-from alerter.ledger.sender import Built, Claimed, EmailBuilder, SendReport, by_content, send_planned
+from alerter.ledger.sender import Claimed, EmailBuilder, SendReport, send_planned
+from alerter.member_emails import member_emails
 from alerter.models import Bulletin, Delivery, Item, MailBatch
 from alerter.progress import Progress
 from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import Audience, Subscriber, active_subscribers, audience
+from subscriptions.members import Audience, Subscriber, audience
 
 KIND = BULLETIN
 MAX_ITEMS = 20
@@ -369,18 +368,7 @@ def bulletin_emails(session: Session, settings: Settings, taxonomy: Taxonomy) ->
             )
         return composed[bulletin_id]
 
-    def build(rows: Sequence[Claimed]) -> Iterable[Built]:
-        return by_content(
-            rows,
-            active_subscribers(session, [row.member_id for row in rows]),
-            content=lambda row, _: row.content_key,
-            mailing=mailing,
-            personalize=lambda row, member: member_personalization(
-                settings, member, key=str(row.id), message_token=row.message_token
-            ),
-        )
-
-    return build
+    return member_emails(session, settings, content=lambda row, _: row.content_key, mailing=mailing)
 
 
 def send_bulletin(

@@ -13,7 +13,7 @@ after alerter stored it."""
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -39,12 +39,12 @@ from alerter.delivery.compose.deadlines import (
     outcome_mailing,
     reminder_mailing,
 )
-from alerter.delivery.compose.recipients import member_personalization
 from alerter.ledger.planning import Planned, items_sent, plan
-from alerter.ledger.sender import Built, Claimed, Clock, EmailBuilder, by_content
+from alerter.ledger.sender import Clock, EmailBuilder
+from alerter.member_emails import member_emails
 from alerter.models import Item, ItemTopic
 from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import active_subscribers, reminder_subscribers
+from subscriptions.members import reminder_subscribers
 
 # Outcomes published this long ago or less are still announced (a worker down for a while).
 OUTCOME_WITHIN = timedelta(days=30)
@@ -198,15 +198,9 @@ def deadline_emails(
     """The ledger's reminders (`about` is reminder_for) or outcome alerts (outcome_for): the
     same email for everyone about one item and step, to members still subscribed."""
 
-    def build(rows: Sequence[Claimed]) -> Iterable[Built]:
-        return by_content(
-            rows,
-            active_subscribers(session, [row.member_id for row in rows]),
-            content=lambda row, _: row.content_key,
-            mailing=lambda first, _: about(session, first.period, taxonomy, clock()),
-            personalize=lambda row, member: member_personalization(
-                settings, member, key=str(row.id), message_token=row.message_token
-            ),
-        )
-
-    return build
+    return member_emails(
+        session,
+        settings,
+        content=lambda row, _: row.content_key,
+        mailing=lambda first, _: about(session, first.period, taxonomy, clock()),
+    )

@@ -1,4 +1,6 @@
-"""Sending email. The transport is chosen by settings; the outbox is the embedded default."""
+"""Delivery: every email composed (compose/) and handed to the mail service through one
+transport, chosen by settings (the outbox is the embedded default), and the mail service's
+events about it; imports the ground floor and subscriptions, never the ledger or a stage."""
 
 from datetime import timedelta
 

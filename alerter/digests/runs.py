@@ -6,7 +6,7 @@ if it ran now."""
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -17,23 +17,22 @@ from alerter.config import Settings
 from alerter.delivery import Email, Mailing, Transport
 from alerter.delivery.compose.bulletins import BULLETIN
 from alerter.delivery.compose.digests import HEADINGS, digest_email, digest_mailing
-from alerter.delivery.compose.recipients import member_personalization, member_recipient
+from alerter.delivery.compose.recipients import member_recipient
 from alerter.digests.candidates import candidates, digest_items, new_items, on_topics
 from alerter.digests.selection import DEFAULT_CAP, DigestItem, build_digest
 from alerter.ledger.planning import Planned, items_sent, plan, planned_members, window_ends
 from alerter.ledger.sender import (
-    Built,
     Claimed,
     Clock,
     EmailBuilder,
     SendReport,
     Waiting,
-    by_content,
     send_planned,
 )
+from alerter.member_emails import member_emails
 from alerter.progress import Progress
 from alerter.topics.taxonomy import Taxonomy
-from subscriptions.members import Subscriber, active_subscribers, subscribers
+from subscriptions.members import Subscriber, subscribers
 from subscriptions.models import Frequency
 
 LONDON = ZoneInfo("Europe/London")
@@ -149,18 +148,12 @@ def digest_emails(
             return None
         return digest_mailing(digest, heading=_heading(first.kind), kind=first.kind)
 
-    def build(rows: Sequence[Claimed]) -> Iterable[Built]:
-        return by_content(
-            rows,
-            active_subscribers(session, [row.member_id for row in rows]),
-            content=lambda row, member: (row.content_key, member.topics),
-            mailing=mailing,
-            personalize=lambda row, member: member_personalization(
-                settings, member, key=str(row.id), message_token=row.message_token
-            ),
-        )
-
-    return build
+    return member_emails(
+        session,
+        settings,
+        content=lambda row, member: (row.content_key, member.topics),
+        mailing=mailing,
+    )
 
 
 def run_digest(

@@ -87,7 +87,7 @@ class Unbuildable:
 Built = Outgoing | Skipped | Unbuildable
 # What a use case hands the ledger: the emails for rows it claimed, each built as it is needed.
 EmailBuilder = Callable[[Sequence[Claimed]], Iterable[Built]]
-Addressee = TypeVar("Addressee")
+AddresseeT = TypeVar("AddresseeT")
 
 
 def by_kind(builders: Mapping[str, EmailBuilder]) -> EmailBuilder:
@@ -109,11 +109,11 @@ def by_kind(builders: Mapping[str, EmailBuilder]) -> EmailBuilder:
 
 def by_content(
     rows: Sequence[Claimed],
-    addressees: Mapping[int, Addressee],
+    addressees: Mapping[int, AddresseeT],
     *,
-    content: Callable[[Claimed, Addressee], Hashable],
-    mailing: Callable[[Claimed, Addressee], Mailing | None],
-    personalize: Callable[[Claimed, Addressee], Personalization],
+    content: Callable[[Claimed, AddresseeT], Hashable],
+    mailing: Callable[[Claimed, AddresseeT], Mailing | None],
+    personalize: Callable[[Claimed, AddresseeT], Personalization],
 ) -> Iterator[Built]:
     """The emails for these rows, one per content: `addressees` are the members still to be
     sent them, by member id (the others are skipped); `content` says which rows share an
