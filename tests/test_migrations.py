@@ -20,12 +20,11 @@ def test_migrations_create_exactly_the_schema_the_models_describe(engine: sa.Eng
     assert differences == []
 
 
-def test_a_database_with_members_upgrades_to_the_latest_schema(tmp_path: Path) -> None:
-    """The embedded default keeps foreign keys on: a migration that rebuilt the member table
-    (dropping it under its consent log) stopped every command of an existing installation."""
+def database_at(revision: str, tmp_path: Path) -> sa.Engine:
+    """An installation's SQLite database as that revision left it, with one member, Jo."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'alerter.db'}")
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0009")
+        command.upgrade(alembic_config(connection), revision)
         connection.execute(
             sa.text(
                 "INSERT INTO member (id, email, email_hash, name, organisation, frequency, status,"
@@ -33,6 +32,14 @@ def test_a_database_with_members_upgrades_to_the_latest_schema(tmp_path: Path) -
                 " 'active', '2026-03-02 09:00:00')"
             )
         )
+    return engine
+
+
+def test_a_database_with_members_upgrades_to_the_latest_schema(tmp_path: Path) -> None:
+    """The embedded default keeps foreign keys on: a migration that rebuilt the member table
+    (dropping it under its consent log) stopped every command of an existing installation."""
+    engine = database_at("0009", tmp_path)
+    with engine.begin() as connection:
         connection.execute(
             sa.text(
                 "INSERT INTO consent_event (member_id, at, action, method, detail)"
@@ -50,16 +57,8 @@ def test_a_database_with_members_upgrades_to_the_latest_schema(tmp_path: Path) -
 
 
 def test_deliveries_planned_before_message_tokens_each_get_their_own(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'alerter.db'}")
+    engine = database_at("0011", tmp_path)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0011")
-        connection.execute(
-            sa.text(
-                "INSERT INTO member (id, email, email_hash, name, organisation, frequency, status,"
-                " created_at) VALUES (1, 'jo@foundry.example', 'h', 'Jo', 'Foundry', 'weekly',"
-                " 'active', '2026-03-02 09:00:00')"
-            )
-        )
         for period in ("2026-W10", "2026-W11"):
             connection.execute(
                 sa.text(

@@ -3,37 +3,28 @@ per-member values; SendGrid's documented answers (429, its own 500, 4xx) retried
 that request alone; requests whose outcome is unknown withdrawn by cancelling their own batch,
 within SendGrid's ten cancelled batches, or held in doubt with the reason."""
 
-import socket
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from alerter.config import DEFAULT_TOPICS_FILE, Settings
 from alerter.delivery import (
-    InDoubt,
-    Mailing,
-    Personalization,
-    Rejected,
-    Throttled,
-    TooManyCancelled,
-    Unavailable,
     transport_for,
 )
 from alerter.delivery.mail_events import record_events
-from alerter.delivery.sendgrid_api import SendGridTransport, request_body
+from alerter.delivery.sendgrid_api import SendGridTransport
 from alerter.digests.runs import period_of, plan_digests
 from alerter.dispatch import dispatch_planned
 from alerter.ledger.sender import SendReport
 from alerter.models import Delivery, MailBatch
 from alerter.topics.taxonomy import load_taxonomy
 from subscriptions.models import Frequency
-from tests.support.fake_sendgrid import API_KEY, FakeSendGrid, Scripted, gateway_timeout
+from tests.support.fake_sendgrid import FakeSendGrid, Scripted, gateway_timeout
 from tests.support.newsroom import Clock, add_subscriber, store_item
+from tests.support.sendgrid_fixtures import NOW
 
 TAXONOMY = load_taxonomy(DEFAULT_TOPICS_FILE)
-NOW = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # a Monday morning
 JOINED = NOW - timedelta(days=7)
 EVERYONE = ["ann@alfed.example", "bob@castings.example", "cat@foundry.example"]
 
@@ -48,30 +39,6 @@ class Sleeps(list[float]):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
         self.clock.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def sendgrid(clock: Clock) -> Iterator[FakeSendGrid]:
-    with FakeSendGrid(clock=lambda: clock.now.timestamp()) as fake:
-        yield fake
-
-
-@pytest.fixture
-def sg_settings(settings: Settings, sendgrid: FakeSendGrid) -> Settings:
-    return settings.model_copy(
-        update={
-            "secret_key": "s",
-            "mail_backend": "sendgrid",
-            "sendgrid_api_key": API_KEY,
-            "sendgrid_base_url": sendgrid.url,
-            "mail_from": "ALFED alerts <alerts@alfed.example>",
-        }
-    )
 
 
 def store(session: Session, title: str) -> None:
@@ -123,8 +90,11 @@ def event(kind: str, event_id: str, **fields: object) -> dict[str, object]:
     return {"sg_event_id": event_id, "event": kind, "email": "ann@alfed.example", **fields}
 
 
-def die_before_marking_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sender dies after SendGrid took its first request, before the ledger knows."""
+def die_after_sendgrid_took_a_request(
+    session: Session, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digest run whose sender dies after SendGrid took its first request, before the
+    ledger knows."""
     import alerter.ledger.sender
 
     finish = alerter.ledger.sender._SendRun._finish
@@ -135,6 +105,17 @@ def die_before_marking_sent(monkeypatch: pytest.MonkeyPatch) -> None:
         finish(self, ids, status, error)  # type: ignore[arg-type]
 
     monkeypatch.setattr(alerter.ledger.sender._SendRun, "_finish", finish_or_die)
+    with pytest.raises(SystemExit):
+        run(session, settings, clock)
+    monkeypatch.undo()
+    session.rollback()
+
+
+@pytest.fixture
+def ann(session: Session) -> None:
+    """One member, Ann, with one item on her topic."""
+    store(session, "New anti-dumping duties on aluminium extrusions")
+    member(session, "ann@alfed.example", ["tariffs"])
 
 
 def test_members_with_the_same_content_share_one_request_with_their_own_values(
@@ -337,11 +318,7 @@ def test_a_sender_that_died_after_sendgrid_took_a_request_has_that_batch_alone_c
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    die_before_marking_sent(monkeypatch)
-    with pytest.raises(SystemExit):
-        run(session, sg_settings, clock)
-    monkeypatch.undo()
-    session.rollback()
+    die_after_sendgrid_took_a_request(session, sg_settings, clock, monkeypatch)
     assert len(sendgrid.accepted) == 1  # SendGrid took it; the ledger does not know
 
     too_soon = run(session, sg_settings, clock)  # the dead sender's lease still runs
@@ -359,16 +336,11 @@ def test_a_request_found_too_late_to_cancel_is_held_in_doubt_never_failed_nor_se
     session: Session,
     sg_settings: Settings,
     sendgrid: FakeSendGrid,
+    ann: None,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store(session, "New anti-dumping duties on aluminium extrusions")
-    member(session, "ann@alfed.example", ["tariffs"])
-    die_before_marking_sent(monkeypatch)
-    with pytest.raises(SystemExit):
-        run(session, sg_settings, clock)
-    monkeypatch.undo()
-    session.rollback()
+    die_after_sendgrid_took_a_request(session, sg_settings, clock, monkeypatch)
 
     clock.now += timedelta(hours=1)  # nobody looked until after the batch went
     later = run(session, sg_settings, clock)
@@ -384,16 +356,11 @@ def test_sendgrids_event_for_a_delivery_in_doubt_for_good_marks_it_sent(
     session: Session,
     sg_settings: Settings,
     sendgrid: FakeSendGrid,
+    ann: None,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store(session, "New anti-dumping duties on aluminium extrusions")
-    member(session, "ann@alfed.example", ["tariffs"])
-    die_before_marking_sent(monkeypatch)
-    with pytest.raises(SystemExit):
-        run(session, sg_settings, clock)
-    monkeypatch.undo()
-    session.rollback()
+    die_after_sendgrid_took_a_request(session, sg_settings, clock, monkeypatch)
     clock.now += timedelta(hours=1)
     run(session, sg_settings, clock)
     [row] = rows(session)
@@ -499,11 +466,7 @@ def test_a_run_that_waits_finishes_what_a_dead_sender_held(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    die_before_marking_sent(monkeypatch)
-    with pytest.raises(SystemExit):
-        run(session, sg_settings, clock)
-    monkeypatch.undo()
-    session.rollback()
+    die_after_sendgrid_took_a_request(session, sg_settings, clock, monkeypatch)
     waited: list[int] = []
 
     transport = transport_for(sg_settings)
@@ -537,124 +500,3 @@ def test_sendgrid_refuses_a_wrong_api_key_and_the_reason_is_kept(
     assert report.sent == 0
     assert statuses(session) == {"failed"}
     assert all("401" in (row.error or "") for row in rows(session))
-
-
-# SendGrid's answers as the transport reads them, and the rules the fake keeps -------------
-
-
-def one_mailing(to: str = "ann@alfed.example") -> Mailing:
-    return Mailing("Subject", "text", "<p>html</p>", "digest-weekly", (Personalization(to, {}),))
-
-
-@pytest.fixture
-def transport(sg_settings: Settings) -> SendGridTransport:
-    transport = transport_for(sg_settings)
-    assert isinstance(transport, SendGridTransport)
-    return transport
-
-
-@pytest.mark.parametrize(
-    ("answer", "error"),
-    [
-        (Scripted(429, ("too many requests",), {"Retry-After": "1"}), Throttled),
-        (Scripted(500, ("internal server error",)), Unavailable),
-        (Scripted(400, ("invalid request",)), Rejected),
-        (Scripted(413, ("content too large",)), Rejected),
-        (Scripted(503, ("service unavailable",)), InDoubt),  # not among Mail Send's answers
-        (Scripted(500, page="<html>Internal Server Error</html>"), InDoubt),  # not SendGrid's
-        (Scripted(502, page="<html>Bad Gateway</html>"), InDoubt),
-        (gateway_timeout(accept_anyway=False), InDoubt),
-        (Scripted(0, hang_up=True), InDoubt),
-    ],
-    ids=lambda value: str(getattr(value, "status", getattr(value, "__name__", value))),
-)
-def test_only_answers_sendgrid_documents_are_definite_the_rest_are_in_doubt(
-    transport: SendGridTransport,
-    sendgrid: FakeSendGrid,
-    clock: Clock,
-    answer: Scripted,
-    error: type[Exception],
-) -> None:
-    sendgrid.script.append(answer)
-
-    with pytest.raises(error):
-        transport.send(one_mailing(), transport.open_batch(clock.now))
-
-
-def test_sendgrid_out_of_reach_is_unavailable_not_in_doubt(sg_settings: Settings) -> None:
-    closed = transport_for(sg_settings.model_copy(update={"sendgrid_base_url": closed_port()}))
-
-    with pytest.raises(Unavailable, match="could not be reached"):
-        closed.send(one_mailing())
-
-
-def closed_port() -> str:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{listener.getsockname()[1]}"
-
-
-def test_an_eleventh_cancelled_batch_is_refused_until_one_is_released_after_its_send_time(
-    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
-) -> None:
-    batches = [transport.open_batch(clock.now) for _ in range(11)]
-    for n, batch in enumerate(batches):
-        transport.send(one_mailing(f"m{n}@works.example"), batch)
-    for batch in batches[:10]:
-        transport.cancel_batch(batch.id)
-
-    with pytest.raises(TooManyCancelled, match="more than 10 different batches"):
-        transport.cancel_batch(batches[10].id)
-
-    clock.now = batches[0].send_at + timedelta(seconds=1)  # the first ten's emails discarded
-    transport.release_batch(batches[0].id)
-    assert sendgrid.cancelled() == 9
-    assert sorted(sendgrid.received()) == ["m10@works.example"]  # no cancelled one came back
-
-
-def test_a_cancellation_deleted_before_the_send_time_lets_the_emails_go_after_all(
-    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
-) -> None:
-    batch = transport.open_batch(clock.now)
-    transport.send(one_mailing(), batch)
-    transport.cancel_batch(batch.id)
-    assert sendgrid.received() == {}
-
-    transport.release_batch(batch.id)
-
-    assert sendgrid.received() == {"ann@alfed.example": 1}
-
-
-def test_a_batch_cannot_be_cancelled_within_ten_minutes_of_its_send_time(
-    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
-) -> None:
-    batch = transport.open_batch(clock.now)
-    transport.send(one_mailing(), batch)
-    clock.now = batch.cancel_by + timedelta(seconds=1)
-
-    with pytest.raises(Rejected, match="within 10 minutes"):
-        transport.cancel_batch(batch.id)
-    assert sendgrid.received() == {"ann@alfed.example": 1}
-
-
-def test_a_cancel_asked_again_after_its_answer_was_lost_is_confirmed_not_refused(
-    transport: SendGridTransport, sendgrid: FakeSendGrid, clock: Clock
-) -> None:
-    batch = transport.open_batch(clock.now)
-    transport.send(one_mailing(), batch)
-    transport.cancel_batch(batch.id)
-
-    transport.cancel_batch(batch.id)  # SendGrid refuses a second cancel; it is already done
-
-    assert sendgrid.cancelled() == 1 and sendgrid.received() == {}
-
-
-def test_sendgrid_refuses_a_batch_id_without_a_send_time(
-    transport: SendGridTransport, clock: Clock
-) -> None:
-    batch = transport.open_batch(clock.now)
-    body = request_body(one_mailing(), transport.sender, batch)
-    del body["send_at"]
-
-    with pytest.raises(Rejected, match="send_at"):
-        transport._call(transport.client.client.mail.send.post, body)

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.delivery.compose.bulletins import markdown_text
 from alerter.delivery.compose.digests import digest_email
 from alerter.delivery.compose.recipients import HTML_LIMIT, Recipient
 from alerter.delivery.message import to_mime
@@ -115,24 +114,6 @@ def test_an_oversized_digest_is_refused_rather_than_clipped() -> None:
 
     with pytest.raises(ValueError, match="lower the item cap"):
         digest_email(huge, JO, heading="Alerts", kind="digest-weekly")
-
-
-def test_a_bulletins_markdown_becomes_plain_text_without_its_syntax() -> None:
-    markdown = (
-        "## Steel safeguards\n\n"
-        "The **quotas** change on 1 July; see [the notice](https://www.gov.uk/notice).\n\n"
-        "- wire rod\n- *rebar*\n\n"
-        "1. check your import licences\n2. talk to us\n\n"
-        "<script>alert(1)</script>"
-    )
-
-    assert markdown_text(markdown) == (
-        "Steel safeguards\n\n"
-        "The quotas change on 1 July; see the notice (https://www.gov.uk/notice).\n\n"
-        "- wire rod\n- rebar\n\n"
-        "1. check your import licences\n2. talk to us\n\n"
-        "<script>alert(1)</script>"  # plain text: shown as typed, never run
-    )
 
 
 def test_a_closing_date_is_shown_in_both_parts() -> None:
