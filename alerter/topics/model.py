@@ -54,6 +54,7 @@ RULE_POINTS_UNIT = 3.0
 # A long word's first letters are a feature too, so forms the examples never showed count
 # ("decarbonising" like "decarbonisation", "recyclers" like "recycling").
 STEM_LETTERS = 5
+_WORD_KINDS = ("w:", "t:", "s:", "b:")  # features that are the item's own words
 # Evidence shown per topic: its largest contributions, down to this size.
 MAX_EVIDENCE = 5
 MIN_CONTRIBUTION = 0.05
@@ -75,6 +76,8 @@ _MONEY = re.compile(
     r"|\b\d[\d,.]*\s?(?:bn|billion|mn|m|million)\s(?:pounds|euros|dollars)\b",
     re.IGNORECASE,
 )
+# What any sum _MONEY finds contains, besides a currency sign.
+_MONEY_WORDS = ("illion", "pound", "eur", "dollar", "gbp", "usd")
 _DIGIT = re.compile(r"\d")
 NUMBER = "<number>"  # how every number reads as a feature: "£149m" and "£12m" alike
 
@@ -141,6 +144,7 @@ def word_positions(
     of its first word). Only explaining needs it, for a topic's few largest contributions."""
     positions: dict[str, tuple[bool, int]] = {}
     pairs = {tuple(f[2:].split(" ")) for f in wanted if f.startswith("b:")}
+    needed = sum(f[:2] in _WORD_KINDS for f in wanted)
     for in_title, tokens in ((True, title), (False, summary)):
         previous = None
         for i, token in enumerate(tokens):
@@ -151,13 +155,23 @@ def word_positions(
                         positions[feature] = (in_title, i)
             if previous is not None and (previous, word) in pairs:
                 positions.setdefault(f"b:{previous} {word}", (in_title, i - 1))
+            if len(positions) == needed:
+                return positions  # the rest of the item can only repeat them
             previous = word
     return positions
 
 
 def _money_features(text: Text) -> list[str]:
     """Whether the item names a sum of money, in figures or in words."""
-    return ["money"] if _MONEY.search(text.title) or _MONEY.search(text.summary) else []
+    return ["money"] if _names_money(text.title) or _names_money(text.summary) else []
+
+
+def _names_money(field: str) -> bool:
+    # Most fields have none of what a sum needs, and these tests are much cheaper than the search.
+    lower = field.lower()
+    if not any(sign in field for sign in "£$€") and not any(word in lower for word in _MONEY_WORDS):
+        return False
+    return _MONEY.search(field) is not None
 
 
 def _rule_features(rules: Mapping[str, list[Evidence]]) -> list[tuple[str, float]]:

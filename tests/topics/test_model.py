@@ -215,6 +215,21 @@ def test_every_number_and_sum_of_money_reads_alike() -> None:
     assert {"money", "w:<number>", "w:foundry"} <= set(read("£149m for 12 foundries"))
 
 
+@pytest.mark.parametrize(
+    ("title", "money"),
+    [
+        ("Multibillion pound plan for steel", True),
+        ("A million-pound boost for foundries", True),
+        ("Grant of 20 million euros for the smelter", True),
+        ("EUR 5m for recyclers", True),
+        ("Europe's steelmakers meet in Brussels", False),
+        ("Millions of cans collected", False),
+    ],
+)
+def test_a_sum_of_money_in_words_reads_as_money(title: str, money: bool) -> None:
+    assert ("money" in features(Text(title), tokenise(title), [], {})) is money
+
+
 def test_an_item_is_encoded_as_its_features_the_model_knows() -> None:
     taxonomy = load_taxonomy(DEFAULT_TOPICS_FILE)
     model, rules = shipped_model(taxonomy), Rules(taxonomy)
