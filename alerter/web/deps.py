@@ -127,3 +127,26 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         .render(request=request, csrf_token=csrf_token(request), **context)
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def staff_page(
+    request: Request, template: str, staff: Any, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A staff console page (templates/pages/staff/), saying who is signed in."""
+    return page(request, f"pages/staff/{template}", status_code, staff=staff, **context)
+
+
+def staff_message(
+    request: Request,
+    staff: Any,
+    status_code: int,
+    heading: str,
+    *paragraphs: str,
+    link: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The staff console's page saying what happened: why an action did not work, or what it
+    did; `link` ({"href", "text"}) leads back."""
+    extra = {"link": link} if link is not None else {}
+    return staff_page(
+        request, "message.html", staff, status_code, heading=heading, paragraphs=paragraphs, **extra
+    )

@@ -37,7 +37,14 @@ from alerter.ingest.sources.catalog import list_sources
 from alerter.ingest.store import list_items
 from alerter.models import Bulletin
 from alerter.topics.taxonomy import Taxonomy
-from alerter.web.deps import CsrfChecked, PageInstead, SessionDep, SettingsDep, page
+from alerter.web.deps import (
+    CsrfChecked,
+    PageInstead,
+    SessionDep,
+    SettingsDep,
+    staff_message,
+    staff_page,
+)
 from alerter.web.staff_auth import CurrentStaff
 
 router = APIRouter(prefix="/staff/bulletins")
@@ -46,28 +53,20 @@ IdsForm = Annotated[list[int], Form()]
 TopicsForm = Annotated[list[str], Form()]
 
 
-def _page(
-    request: Request, template: str, staff: Any, status: int = 200, **context: Any
-) -> HTMLResponse:
-    return page(request, f"pages/staff/{template}", status, staff=staff, **context)
-
-
-def _message(request: Request, staff: Any, status: int, heading: str, text: str) -> HTMLResponse:
-    return _page(request, "message.html", staff, status, heading=heading, paragraphs=[text])
-
-
 def _not_found(request: Request, staff: Any, bulletin_id: int) -> HTMLResponse:
-    return _message(request, staff, 404, "No such bulletin", f"There is no bulletin {bulletin_id}.")
+    return staff_message(
+        request, staff, 404, "No such bulletin", f"There is no bulletin {bulletin_id}."
+    )
 
 
 @router.get("")
-def bulletins_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
+def bulletinsstaff_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
     rows = [
         {"bulletin": b, "results": results(session, b.id) if b.status != "draft" else None}
         for b in list_bulletins(session)
         if b.id is not None
     ]
-    return _page(request, "bulletins.html", staff, rows=rows)
+    return staff_page(request, "bulletins.html", staff, rows=rows)
 
 
 @router.get("/new")
@@ -125,7 +124,7 @@ def create_bulletin(
 
 
 @router.get("/{bulletin_id}")
-def bulletin_page(
+def bulletinstaff_page(
     request: Request,
     bulletin_id: int,
     bulletin: BulletinDep,
@@ -142,7 +141,7 @@ def bulletin_page(
         )
         notice = request.query_params.get("notice", "")
         return _compose(request, session, staff, bulletin, draft, {}, notice=notice)
-    return _page(
+    return staff_page(
         request,
         "bulletin.html",
         staff,
@@ -161,14 +160,14 @@ def update_bulletin(
     form: DraftFormDep,
 ) -> Response:
     if bulletin.status != "draft":
-        return _message(
+        return staff_message(
             request, staff, 409, "This bulletin has been sent", "A sent bulletin cannot change."
         )
     return _save_or_search(request, session, staff, bulletin, form)
 
 
 @router.get("/{bulletin_id}/preview")
-def preview_page(
+def previewstaff_page(
     request: Request,
     bulletin: BulletinDep,
     session: SessionDep,
@@ -177,7 +176,7 @@ def preview_page(
 ) -> HTMLResponse:
     content = content_of(session, settings, request.app.state.taxonomy, bulletin)
     email = sample_email(settings, content, "member@example.org")
-    return _page(request, "bulletin_preview.html", staff, bulletin=bulletin, email=email)
+    return staff_page(request, "bulletin_preview.html", staff, bulletin=bulletin, email=email)
 
 
 @router.post("/{bulletin_id}/test", dependencies=[CsrfChecked])
@@ -193,7 +192,7 @@ def test_send(
     try:
         check_sendable(session, settings, taxonomy, bulletin)
     except BulletinError as error:
-        return _message(request, staff, 422, "The test was not sent", _fix(error))
+        return staff_message(request, staff, 422, "The test was not sent", _fix(error))
     content = content_of(session, settings, taxonomy, bulletin)
     send_test(transport_for(settings), settings, content, staff.email)
     return RedirectResponse(f"/staff/bulletins/{bulletin_id}?notice=test-sent", status_code=303)
@@ -205,7 +204,7 @@ def _fix(error: BulletinError) -> str:
 
 
 @router.get("/{bulletin_id}/send")
-def confirm_page(
+def confirmstaff_page(
     request: Request,
     bulletin_id: int,
     bulletin: BulletinDep,
@@ -214,7 +213,7 @@ def confirm_page(
 ) -> Response:
     if bulletin.status != "draft":
         return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
-    return _page(
+    return staff_page(
         request,
         "bulletin_send.html",
         staff,
@@ -249,7 +248,7 @@ def send(
         # A second press, a reload, or a colleague first: the bulletin page says what happened.
         return RedirectResponse(f"/staff/bulletins/{bulletin_id}", status_code=303)
     except RepeatRefused as error:
-        return _message(
+        return staff_message(
             request,
             staff,
             409,
@@ -258,7 +257,7 @@ def send(
             "the send page.",
         )
     except BulletinError as error:
-        return _message(request, staff, 422, "The bulletin was not sent", _fix(error))
+        return staff_message(request, staff, 422, "The bulletin was not sent", _fix(error))
     background.add_task(
         _send_in_background,
         request.app.state.engine,
@@ -333,7 +332,7 @@ def _compose(
     chosen = {s.item.id: s for s in list_items(session, ids=chosen_ids)} if chosen_ids else {}
     suggested = [s for s in found if s.item.id not in chosen]
     status = 422 if error else 200
-    return _page(
+    return staff_page(
         request,
         "bulletin_edit.html",
         staff,

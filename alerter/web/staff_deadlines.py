@@ -12,7 +12,7 @@ from alerter.deadlines.association_responses import ResponseError, mark_respondi
 from alerter.deadlines.calendar import open_deadlines
 from alerter.deadlines.closing import UK, closing_date, deadline_label, short_date
 from alerter.topics.labelling import topics_of
-from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, page
+from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, staff_page
 from alerter.web.staff_auth import CurrentStaff
 
 router = APIRouter(prefix="/staff/deadlines")
@@ -36,11 +36,11 @@ def _deadlines_page(
         }
         for d in deadlines
     ]
-    return page(
+    return staff_page(
         request,
-        "pages/staff/deadlines.html",
+        "deadlines.html",
+        staff,
         422 if error else 200,
-        staff=staff,
         rows=rows,
         today=today.isoformat(),
         error=error,

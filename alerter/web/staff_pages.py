@@ -26,7 +26,14 @@ from alerter.topics.labelling import (
     topic_counts,
     topics_of,
 )
-from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, page
+from alerter.web.deps import (
+    ClockDep,
+    CsrfChecked,
+    SessionDep,
+    SettingsDep,
+    staff_message,
+    staff_page,
+)
 from alerter.web.member_pages import FREQUENCIES
 from alerter.web.staff_auth import CurrentStaff
 from subscriptions.importing import ImportFileError, decode, export_file, import_members
@@ -47,12 +54,6 @@ from subscriptions.models import ConsentEvent, Frequency, Member, MemberStatus
 
 router = APIRouter(prefix="/staff")
 MAX_UPLOAD = 5_000_000
-
-
-def _staff_page(
-    request: Request, template: str, staff: Any, status: int = 200, **context: Any
-) -> HTMLResponse:
-    return page(request, f"pages/staff/{template}", status, staff=staff, **context)
 
 
 @router.get("", include_in_schema=False)
@@ -89,7 +90,7 @@ def items_page(
         }
         for stored in listed
     ]
-    return _staff_page(
+    return staff_page(
         request,
         "items.html",
         staff,
@@ -119,37 +120,23 @@ def correct_item_topic(
             now=datetime.now(UTC),
         )
     except UnknownItem:
-        return _staff_page(
-            request,
-            "message.html",
-            staff,
-            404,
-            heading="No such item",
-            paragraphs=[f"There is no item {item_id}."],
-        )
+        return staff_message(request, staff, 404, "No such item", f"There is no item {item_id}.")
     except UnknownTopic as error:
-        return _staff_page(
-            request,
-            "message.html",
-            staff,
-            422,
-            heading="That did not work",
-            paragraphs=[str(error)],
-        )
+        return staff_message(request, staff, 422, "That did not work", str(error))
     return RedirectResponse(f"/staff/items#item-{item_id}", status_code=303)
 
 
 @router.get("/sources")
 def sources_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
     health = [source_health(source) for source in list_sources(session)]
-    return _staff_page(request, "sources.html", staff, sources=health)
+    return staff_page(request, "sources.html", staff, sources=health)
 
 
 @router.get("/deliveries")
 def deliveries_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
     """Every digest and bulletin run of the last 30 days, with what became of its emails."""
     since = datetime.now(UTC) - timedelta(days=30)
-    return _staff_page(request, "deliveries.html", staff, runs=recent_runs(session, since))
+    return staff_page(request, "deliveries.html", staff, runs=recent_runs(session, since))
 
 
 @router.get("/deliveries/{kind}/{period}")
@@ -160,7 +147,7 @@ def failures_page(
     failed = failures(session, kind, period)
     doubtful = in_doubt(session, kind, period)
     emails = emails_of(session, [f.member_id for f in failed] + [d.member_id for d in doubtful])
-    return _staff_page(
+    return staff_page(
         request,
         "failures.html",
         staff,
@@ -190,7 +177,7 @@ def decide_in_doubt_deliveries(
 
 @router.get("/topics")
 def topics_page(request: Request, session: SessionDep, staff: CurrentStaff) -> HTMLResponse:
-    return _staff_page(
+    return staff_page(
         request,
         "topics.html",
         staff,
@@ -204,7 +191,7 @@ def topics_page(request: Request, session: SessionDep, staff: CurrentStaff) -> H
 def members_page(
     request: Request, session: SessionDep, staff: CurrentStaff, q: str = ""
 ) -> HTMLResponse:
-    return _staff_page(request, "members.html", staff, members=search_members(session, q), q=q)
+    return staff_page(request, "members.html", staff, members=search_members(session, q), q=q)
 
 
 def _member_form(request: Request, staff: Any, status: int = 200, **values: Any) -> HTMLResponse:
@@ -218,7 +205,7 @@ def _member_form(request: Request, staff: Any, status: int = 200, **values: Any)
         "frequency": Frequency.WEEKLY,
         "events": [],
     } | values
-    return _staff_page(
+    return staff_page(
         request,
         "member.html",
         staff,
@@ -281,7 +268,7 @@ def new_member(
 
 @router.get("/members/import")
 def import_form(request: Request, staff: CurrentStaff) -> HTMLResponse:
-    return _staff_page(request, "import.html", staff, report=None, error=None)
+    return staff_page(request, "import.html", staff, report=None, error=None)
 
 
 @router.post("/members/import", dependencies=[CsrfChecked])
@@ -324,7 +311,7 @@ def import_upload(
         period = plan_confirmations(session, report.to_confirm, now)
         background.add_task(_send_confirmations, request.app.state.engine, settings, period)
     status = 200 if error is None else 422
-    return _staff_page(request, "import.html", staff, status, report=report, error=error)
+    return staff_page(request, "import.html", staff, status, report=report, error=error)
 
 
 def _send_confirmations(engine: sa.Engine, settings: Settings, period: str) -> None:
@@ -333,13 +320,8 @@ def _send_confirmations(engine: sa.Engine, settings: Settings, period: str) -> N
 
 
 def _no_such_member(request: Request, staff: Any) -> HTMLResponse:
-    return _staff_page(
-        request,
-        "message.html",
-        staff,
-        404,
-        heading="No such member",
-        paragraphs=["This member does not exist or has been erased."],
+    return staff_message(
+        request, staff, 404, "No such member", "This member does not exist or has been erased."
     )
 
 
@@ -385,14 +367,7 @@ def edit_member(
     try:
         chosen, how_often = check_choices(topics, frequency, request.app.state.taxonomy.ids)
     except InvalidChoice as error:
-        return _staff_page(
-            request,
-            "message.html",
-            staff,
-            422,
-            heading="That did not work",
-            paragraphs=[str(error)],
-        )
+        return staff_message(request, staff, 422, "That did not work", str(error))
     member.name, member.organisation = name.strip(), organisation.strip()
     update_preferences(session, member, chosen, how_often, datetime.now(UTC))
     return RedirectResponse(f"/staff/members/{member_id}", status_code=303)
@@ -411,28 +386,23 @@ def erase_member(
     if member is None or member.status == MemberStatus.ERASED:
         return _no_such_member(request, staff)
     if confirm_email.strip().lower() != member.email:
-        return _staff_page(
+        return staff_message(
             request,
-            "message.html",
             staff,
             422,
-            heading="The member was not erased",
-            paragraphs=[
-                f"Erasing cannot be undone. To erase {member.email}, type that address in the "
-                "box above the Erase button on their page, and press it again."
-            ],
+            "The member was not erased",
+            f"Erasing cannot be undone. To erase {member.email}, type that address in the "
+            "box above the Erase button on their page, and press it again.",
             link={"href": f"/staff/members/{member_id}", "text": f"Back to {member.email}"},
         )
     erase(session, member, f"staff ({staff.email})", datetime.now(UTC))
-    return _staff_page(
+    return staff_message(
         request,
-        "message.html",
         staff,
-        heading="Member erased",
-        paragraphs=[
-            "Their personal data is gone. An anonymous record stays so "
-            "that an import cannot subscribe them again."
-        ],
+        200,
+        "Member erased",
+        "Their personal data is gone. An anonymous record stays so "
+        "that an import cannot subscribe them again.",
     )
 
 

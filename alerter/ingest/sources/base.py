@@ -81,6 +81,17 @@ class ParseResult:
     skipped: int = 0  # entries without a usable title or link
     warnings: list[str] = field(default_factory=list)
 
+    def finish(
+        self, *, undated: int = 0, skipped: str = "entries skipped for want of a title or link"
+    ) -> "ParseResult":
+        """The result, with the warnings every kind ends on: how many entries it skipped
+        (`skipped` says which and for want of what) and whose dates it could not read."""
+        if self.skipped:
+            self.warnings.append(f"{skipped}: {self.skipped}")
+        if undated:
+            self.warnings.append(f"entries whose date could not be read: {undated}")
+        return self
+
 
 class SourceError(Exception):
     """A source answered but its content cannot be used; the message tells staff what to check."""

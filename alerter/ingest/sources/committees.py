@@ -137,9 +137,7 @@ class CommitteeInquiriesKind:
                 f"scope not read for {unread} inquiry(ies); kept without it and read again at "
                 "the next poll"
             )
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        return result
+        return result.finish()
 
 
 async def _read_inquiry(client: ApiClient, url: str, external_id: str) -> Entry | None:
@@ -237,9 +235,7 @@ class CommitteePublicationsKind:
                 result.skipped += 1
             else:
                 result.entries.append(entry)
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        return result
+        return result.finish()
 
 
 def publication_entry(publication: dict[str, Any]) -> Entry | None:

@@ -84,11 +84,7 @@ class FeedKind:
             if entry.published is None and (raw.get("published") or raw.get("updated")):
                 undated += 1
             result.entries.append(entry)
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        if undated:
-            result.warnings.append(f"entries whose date could not be read: {undated}")
-        return result
+        return result.finish(undated=undated)
 
 
 def _entry(raw: Any, base: str, feed_url: str) -> Entry | None:

@@ -97,11 +97,7 @@ class GovukKind:
                 continue
             undated += entry.published is None and bool(raw.get("public_timestamp"))
             result.entries.append(entry)
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        if undated:
-            result.warnings.append(f"entries whose date could not be read: {undated}")
-        return result
+        return result.finish(undated=undated)
 
 
 def _entry(raw: dict[str, Any], api_url: str) -> Entry | None:

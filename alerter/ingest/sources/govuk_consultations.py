@@ -164,9 +164,7 @@ class GovukConsultationsKind:
                 f"content API not read for {unread} consultation(s); kept with the search "
                 "API's dates and read again at the next poll"
             )
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        return result
+        return result.finish()
 
 
 async def _read_content(

@@ -96,11 +96,7 @@ class HansardKind:
                 if not _add(debates, raw, term.strip()):
                     result.skipped += 1
         result.entries = [debate_entry(debate) for debate in debates.values()]
-        if result.skipped:
-            result.warnings.append(
-                f"contributions skipped for want of a debate, title or date: {result.skipped}"
-            )
-        return result
+        return result.finish(skipped="contributions skipped for want of a debate, title or date")
 
 
 def _add(debates: dict[str, _Debate], raw: Any, term: str) -> bool:

@@ -81,11 +81,7 @@ class HtmlKind:
                 f"had a title (`{options.title_selector}`) and a link (`{options.link_selector}`); "
                 "the site layout may have changed"
             )
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-        if undated:
-            result.warnings.append(f"entries whose date could not be read: {undated}")
-        return result
+        return result.finish(undated=undated)
 
 
 def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None, bool]:

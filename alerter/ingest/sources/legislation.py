@@ -88,9 +88,7 @@ class LegislationKind:
             url, params = _next_page(site, params, feed.next_link)
         else:
             result.warnings.append(capped_warning("the feed", len(result.entries)))
-        if result.skipped:
-            result.warnings.append(f"entries skipped for want of an id or title: {result.skipped}")
-        return result
+        return result.finish(skipped="entries skipped for want of an id or title")
 
 
 def _next_page(

@@ -169,9 +169,7 @@ async def _collect(
             f"full text not read for {unread} {flavour.noun}(s); the list's shortened text is "
             "kept and read again at the next poll"
         )
-    if result.skipped:
-        result.warnings.append(f"entries skipped for want of a title or link: {result.skipped}")
-    return result
+    return result.finish()
 
 
 async def _read_full(
