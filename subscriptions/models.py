@@ -7,12 +7,17 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from alerter.models import utc_column
+from subscriptions.choices import Frequency
 
-
-class Frequency(StrEnum):
-    WEEKLY = "weekly"
-    DAILY = "daily"
-    IMMEDIATE = "immediate"
+__all__ = [
+    "Attempt",
+    "ConsentEvent",
+    "Frequency",
+    "Member",
+    "MemberStatus",
+    "MemberTopic",
+    "StaffUser",
+]
 
 
 class MemberStatus(StrEnum):

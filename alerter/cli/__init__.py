@@ -5,12 +5,9 @@ import logging
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from alerter.cli import bulletins, deadlines, digests, ingest, members, service, staff, topics
 from alerter.cli.common import fail
-from alerter.config import get_settings
-from alerter.logs import configure_logging
 
 app = typer.Typer(help="Policy-news alerts for UK metals trade associations.", no_args_is_help=True)
 
@@ -21,6 +18,12 @@ def main(
         bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
     ] = False,
 ) -> None:
+    # Imported here, as every command imports the library: `alerter --help` needs none of it.
+    from pydantic import ValidationError
+
+    from alerter.config import get_settings
+    from alerter.logs import configure_logging
+
     try:
         settings = get_settings()
     except ValidationError as error:

@@ -6,21 +6,7 @@ from typing import Annotated
 
 import typer
 
-from alerter.bulletins import (
-    BulletinDraft,
-    BulletinError,
-    RepeatRefused,
-    audience_of,
-    check_before_sending,
-    results,
-    save_draft,
-    send_bulletin,
-    start_sending,
-)
 from alerter.cli.common import configured_taxonomy, configured_transport, fail, prepared_engine
-from alerter.config import get_settings
-from alerter.db import session_scope
-from alerter.progress import progress_bar
 
 app = typer.Typer(help="Bulletins: an email to members, sent now.", no_args_is_help=True)
 
@@ -45,6 +31,21 @@ def bulletin_send(
     by: Annotated[str, typer.Option(help="Who is sending it, for the record.")] = "command line",
 ) -> None:
     """Compose a bulletin and send it now: its audience size is shown and confirmed first."""
+    from alerter.bulletins import (
+        BulletinDraft,
+        BulletinError,
+        RepeatRefused,
+        audience_of,
+        check_before_sending,
+        results,
+        save_draft,
+        send_bulletin,
+        start_sending,
+    )
+    from alerter.config import get_settings
+    from alerter.db import session_scope
+    from alerter.progress import progress_bar
+
     settings = get_settings()
     draft = BulletinDraft(
         subject=subject,

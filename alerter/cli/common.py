@@ -1,25 +1,28 @@
 """What every command group uses: the error exit, JSON lines, and the engine, taxonomy,
 classifier and transport as configured, each failing with a message staff can act on."""
 
+from __future__ import annotations
+
 import json
 import sys
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import sqlalchemy as sa
 import typer
-from sqlmodel import Session
 
-from alerter.config import Settings, get_settings
-from alerter.db import get_engine, session_scope
-from alerter.delivery import MailSettingsError, Transport, transport_for
-from alerter.ingest.clean import UnparseableDate, parse_listing_date
-from alerter.ingest.sources.catalog import SourceFileError, sync_source_file
-from alerter.topics.classifier import Classifier
-from alerter.topics.examples import LabelledFileError, LabelledText, read_labelled
-from alerter.topics.labelling import load_classifier
-from alerter.topics.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+# The library is imported by each helper when called: `alerter --help`, and any command that
+# needs little, starts without loading the database layer, the classifier or the mail clients.
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from alerter.config import Settings
+    from alerter.delivery import Transport
+    from alerter.topics.classifier import Classifier
+    from alerter.topics.examples import LabelledText
+    from alerter.topics.taxonomy import Taxonomy
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
@@ -35,6 +38,10 @@ def emit_json(record: dict[str, Any]) -> None:
 
 
 def configured_classifier(session: Session) -> Classifier:
+    from alerter.config import get_settings
+    from alerter.topics.labelling import load_classifier
+    from alerter.topics.taxonomy import TaxonomyError
+
     try:
         return load_classifier(session, get_settings().topics)
     except TaxonomyError as error:
@@ -43,6 +50,9 @@ def configured_classifier(session: Session) -> Classifier:
 
 def configured_taxonomy(path: Path | None = None) -> Taxonomy:
     """The configured taxonomy (or the file given), without training a classifier for it."""
+    from alerter.config import get_settings
+    from alerter.topics.taxonomy import TaxonomyError, load_taxonomy
+
     try:
         return load_taxonomy(path or get_settings().topics)
     except TaxonomyError as error:
@@ -50,6 +60,8 @@ def configured_taxonomy(path: Path | None = None) -> Taxonomy:
 
 
 def labelled_file(path: Path) -> list[LabelledText]:
+    from alerter.topics.examples import LabelledFileError, read_labelled
+
     try:
         return read_labelled(path)
     except LabelledFileError as error:
@@ -57,6 +69,8 @@ def labelled_file(path: Path) -> list[LabelledText]:
 
 
 def configured_transport(settings: Settings) -> Transport:
+    from alerter.delivery import MailSettingsError, transport_for
+
     try:
         return transport_for(settings)
     except MailSettingsError as error:
@@ -65,6 +79,10 @@ def configured_transport(settings: Settings) -> Transport:
 
 def prepared_engine() -> sa.Engine:
     """The migrated engine with the sources file synced in; exits with a clear error otherwise."""
+    from alerter.config import get_settings
+    from alerter.db import get_engine, session_scope
+    from alerter.ingest.sources.catalog import SourceFileError, sync_source_file
+
     settings = get_settings()
     engine = get_engine()
     try:
@@ -76,6 +94,8 @@ def prepared_engine() -> sa.Engine:
 
 
 def parse_since(value: str | None) -> datetime | None:
+    from alerter.ingest.clean import UnparseableDate, parse_listing_date
+
     if value is None:
         return None
     try:

@@ -5,9 +5,6 @@ from datetime import UTC, datetime
 import typer
 
 from alerter.cli.common import configured_taxonomy, configured_transport
-from alerter.config import get_settings
-from alerter.db import get_engine, session_scope
-from alerter.dispatch import run_deadline_alerts
 
 app = typer.Typer(
     help="Deadline reminders and outcome alerts (the worker sends them each morning).",
@@ -19,6 +16,10 @@ app = typer.Typer(
 def deadlines_send() -> None:
     """Plan the deadline reminders due today and the outcome alerts due, and send them: what
     the worker's deadline-alerts job does. Running it again the same day sends nothing more."""
+    from alerter.config import get_settings
+    from alerter.db import get_engine, session_scope
+    from alerter.dispatch import run_deadline_alerts
+
     settings = get_settings()
     with session_scope(get_engine()) as session:
         transport = configured_transport(settings)

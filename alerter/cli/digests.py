@@ -2,23 +2,21 @@
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alerter.cli.common import configured_taxonomy, configured_transport, fail
-from alerter.config import get_settings
-from alerter.db import get_engine, session_scope
-from alerter.digests.runs import PlanReport, plan_digests, preview, run_digest
-from alerter.ledger.sender import Waiting
-from alerter.progress import progress_bar
-from subscriptions.members import find_member, subscriber
-from subscriptions.models import Frequency
+from subscriptions.choices import Frequency
+
+if TYPE_CHECKING:
+    from alerter.digests.runs import PlanReport
+    from alerter.ledger.sender import Waiting
 
 app = typer.Typer(help="Digests: preview what a member would get.", no_args_is_help=True)
 
 
-def _echo_plan(plan: PlanReport) -> None:
+def _echo_plan(plan: "PlanReport") -> None:
     typer.echo(
         f"{plan.members} members: {plan.planned} digests planned, {plan.nothing_new} with "
         f"nothing new, {plan.already_planned} already planned this period"
@@ -33,6 +31,11 @@ def digest_preview(
     ] = None,
 ) -> None:
     """Render the digest this member would get now, without sending it."""
+    from alerter.config import get_settings
+    from alerter.db import get_engine, session_scope
+    from alerter.digests.runs import preview
+    from subscriptions.members import find_member, subscriber
+
     settings = get_settings()
     with session_scope(get_engine()) as session:
         member = find_member(session, email.strip().lower())
@@ -72,6 +75,11 @@ def digest_send(
 ) -> None:
     """Run a digest now: plan it in the delivery ledger, then send every planned email, waiting
     for those a crashed sender still holds."""
+    from alerter.config import get_settings
+    from alerter.db import get_engine, session_scope
+    from alerter.digests.runs import plan_digests, run_digest
+    from alerter.progress import progress_bar
+
     settings = get_settings()
     with session_scope(get_engine()) as session:
         taxonomy = configured_taxonomy()
@@ -114,7 +122,7 @@ def digest_send(
         typer.echo(f"  {error}", err=True)
 
 
-def _echo_waiting(waiting: Waiting) -> None:
+def _echo_waiting(waiting: "Waiting") -> None:
     if waiting.held and waiting.held_until is not None:
         typer.echo(
             f"{waiting.held} deliveries are held by another sender until "

@@ -6,13 +6,6 @@ from typing import Annotated
 import typer
 
 from alerter.cli.common import JsonOption, emit_json, fail, parse_since, prepared_engine
-from alerter.config import get_settings
-from alerter.db import session_scope
-from alerter.ingest.poll import UnknownSource, poll_sources
-from alerter.ingest.sources.catalog import health_lines, list_sources, source_health
-from alerter.ingest.store import list_items
-from alerter.progress import progress_bar
-from alerter.topics.labelling import topics_of
 
 
 def poll(
@@ -22,6 +15,10 @@ def poll(
     as_json: JsonOption = False,
 ) -> None:
     """Poll every enabled source now and report what each one gave."""
+    from alerter.config import get_settings
+    from alerter.ingest.poll import UnknownSource, poll_sources
+    from alerter.progress import progress_bar
+
     engine = prepared_engine()
     try:
         with progress_bar("polling") as progress:
@@ -37,6 +34,9 @@ def poll(
 
 def sources(as_json: JsonOption = False) -> None:
     """List sources with their health."""
+    from alerter.db import session_scope
+    from alerter.ingest.sources.catalog import health_lines, list_sources, source_health
+
     engine = prepared_engine()
     with session_scope(engine) as session:
         for row in list_sources(session):
@@ -55,6 +55,10 @@ def items(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many items.")] = None,
 ) -> None:
     """List stored items, newest first."""
+    from alerter.db import session_scope
+    from alerter.ingest.store import list_items
+    from alerter.topics.labelling import topics_of
+
     since_time = parse_since(since)
     engine = prepared_engine()
     with session_scope(engine) as session:

@@ -9,19 +9,6 @@ from typing import Annotated
 import typer
 
 from alerter.cli.common import fail
-from alerter.config import get_settings
-from alerter.db import get_engine, session_scope
-from alerter.delivery import transport_for
-from alerter.notices import plan_confirmations, send_confirmations
-from alerter.progress import progress_bar
-from alerter.topics.taxonomy import TaxonomyError, load_taxonomy
-from subscriptions.importing import (
-    ImportFileError,
-    decode,
-    export_file,
-    export_members,
-    import_members,
-)
 
 app = typer.Typer(help="Members: import and export as CSV.", no_args_is_help=True)
 
@@ -51,6 +38,14 @@ def import_command(
 ) -> None:
     """Add members from a CSV file (and update known ones, if asked); every row's outcome is
     listed, and refused rows store nothing."""
+    from alerter.config import get_settings
+    from alerter.db import get_engine, session_scope
+    from alerter.delivery import transport_for
+    from alerter.notices import plan_confirmations, send_confirmations
+    from alerter.progress import progress_bar
+    from alerter.topics.taxonomy import TaxonomyError, load_taxonomy
+    from subscriptions.importing import ImportFileError, decode, import_members
+
     settings = get_settings()
     try:
         text = decode(file.read_bytes())
@@ -109,6 +104,9 @@ def export_command(
     ] = None,
 ) -> None:
     """Write every member (erased ones excepted) in the import format."""
+    from alerter.db import get_engine, session_scope
+    from subscriptions.importing import export_file, export_members
+
     with session_scope(get_engine()) as session:
         if out is None:
             sys.stdout.write(export_members(session))

@@ -7,20 +7,22 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alerter.cli.common import emit_json, prepared_engine
-from alerter.config import Settings, get_settings
-from alerter.db import create_db_engine, get_engine, migrate
-from alerter.logs import configure_logging
+
+if TYPE_CHECKING:
+    from alerter.config import Settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def worker() -> None:
     """Run the scheduled jobs: polling, digests, immediate alerts. Stops cleanly on SIGTERM."""
+    from alerter.config import get_settings
+    from alerter.logs import configure_logging
     from alerter.worker import SchedulerFailed, run_worker
 
     settings = get_settings()
@@ -43,12 +45,15 @@ def run(
     port: Annotated[int, typer.Option(help="Port the web app listens on.")] = 8000,
 ) -> None:
     """The whole product in one process: the web app and the scheduled worker."""
+    from alerter.config import get_settings
+    from alerter.logs import configure_logging
+
     settings = get_settings()
     configure_logging(settings.log_format, logging.INFO)
     _serve_with_worker(settings, host, port)
 
 
-def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
+def _serve_with_worker(settings: "Settings", host: str, port: int) -> None:
     import uvicorn
 
     from alerter.web.app import create_app
@@ -91,6 +96,8 @@ def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
 def ready() -> None:
     """Exit 0 when alerter can work: the database answers, a worker is running, not every
     source is failing (what /readyz says, for container health checks); 1 otherwise."""
+    from alerter.config import get_settings
+    from alerter.db import create_db_engine
     from alerter.health import readiness
 
     state = readiness(create_db_engine(get_settings().database_url), datetime.now(UTC))
@@ -134,6 +141,8 @@ def serve(
     """Run the web app (members' pages) on the configured database."""
     import uvicorn
 
+    from alerter.config import get_settings
+    from alerter.db import get_engine
     from alerter.web.app import create_app
 
     # X-Forwarded-For is believed only from ALERTER_TRUSTED_PROXIES (the app's own rule), not
@@ -144,5 +153,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""
+    from alerter.config import get_settings
+    from alerter.db import create_db_engine, migrate
+
     migrate(create_db_engine(get_settings().database_url))
     typer.echo("database is up to date")

@@ -6,8 +6,6 @@ from typing import Annotated
 import typer
 
 from alerter.cli.common import fail
-from alerter.db import get_engine, session_scope
-from subscriptions.staff import StaffError, create_staff
 
 app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 
@@ -21,6 +19,9 @@ def create_command(
     ],
 ) -> None:
     """Create a staff account (password asked for twice, hidden)."""
+    from alerter.db import get_engine, session_scope
+    from subscriptions.staff import StaffError, create_staff
+
     with session_scope(get_engine()) as session:
         try:
             staff = create_staff(session, email, password, datetime.now(UTC))

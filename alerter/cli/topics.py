@@ -5,7 +5,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,19 +18,9 @@ from alerter.cli.common import (
     labelled_file,
     parse_since,
 )
-from alerter.db import get_engine, session_scope
-from alerter.progress import progress_bar
-from alerter.topics.classifier import Classifier, Text
-from alerter.topics.evaluation import labelled_scores, quality_report
-from alerter.topics.examples import text_from_record
-from alerter.topics.labelling import (
-    UnknownItem,
-    UnknownTopic,
-    correct_item,
-    learned_corrections,
-    topic_counts,
-)
-from alerter.topics.labelling import reclassify as run_reclassification
+
+if TYPE_CHECKING:
+    from alerter.topics.classifier import Classifier, Text
 
 app = typer.Typer(help="The topic taxonomy and how well it classifies.")
 
@@ -50,6 +40,9 @@ def classify(
     ] = False,
 ) -> None:
     """Classify JSON lines from standard input ({"title", "summary"?}), one JSON line out each."""
+    from alerter.db import get_engine, session_scope
+    from alerter.topics.evaluation import labelled_scores
+
     engine = get_engine()
     with session_scope(engine) as session:
         classifier = configured_classifier(session)
@@ -66,7 +59,9 @@ def classify(
     _classify_lines(classifier, batch)
 
 
-def _classify_lines(classifier: Classifier, lines: list[str]) -> None:
+def _classify_lines(classifier: "Classifier", lines: list[str]) -> None:
+    from alerter.topics.classifier import Text
+
     inputs = [_text_from_line(line) for line in lines if line.strip()]
     texts = [text for text in inputs if isinstance(text, Text)]
     results = iter(classifier.classify_many(texts))
@@ -75,8 +70,10 @@ def _classify_lines(classifier: Classifier, lines: list[str]) -> None:
     sys.stdout.flush()
 
 
-def _text_from_line(line: str) -> Text | str:
+def _text_from_line(line: str) -> "Text | str":
     """The line as a Text, or the reason it is not one."""
+    from alerter.topics.examples import text_from_record
+
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -87,6 +84,9 @@ def _text_from_line(line: str) -> Text | str:
 @app.callback(invoke_without_command=True)
 def topics(context: typer.Context, as_json: JsonOption = False) -> None:
     """The topic taxonomy with the number of items on each topic."""
+    from alerter.db import get_engine, session_scope
+    from alerter.topics.labelling import topic_counts
+
     if context.invoked_subcommand is not None:
         return
     taxonomy = configured_taxonomy()
@@ -122,6 +122,10 @@ def topics_quality(
 ) -> None:
     """Precision and recall per topic on the labelled sets, and how a proposed topics file
     would move them, before it is saved."""
+    from alerter.db import get_engine, session_scope
+    from alerter.topics.evaluation import quality_report
+    from alerter.topics.labelling import learned_corrections
+
     taxonomies = {"now": configured_taxonomy()}
     if proposed is not None:
         taxonomies["proposed"] = configured_taxonomy(proposed)
@@ -139,6 +143,10 @@ def reclassify(
     ] = None,
 ) -> None:
     """Classify stored items again, e.g. after editing the topics file. Staff corrections stay."""
+    from alerter.db import get_engine, session_scope
+    from alerter.progress import progress_bar
+    from alerter.topics.labelling import reclassify as run_reclassification
+
     since_time = parse_since(since)
     engine = get_engine()
     with session_scope(engine) as session, progress_bar("reclassifying") as progress:
@@ -160,6 +168,9 @@ def correct(
 ) -> None:
     """Correct an item's topics. The correction wins over the classifier for this item and
     teaches it about similar ones."""
+    from alerter.db import get_engine, session_scope
+    from alerter.topics.labelling import UnknownItem, UnknownTopic, correct_item
+
     engine = get_engine()
     with session_scope(engine) as session:
         taxonomy = configured_taxonomy()
