@@ -22,6 +22,7 @@ from alerter.web import (
     staff_bulletins,
     staff_deadlines,
     staff_pages,
+    staff_topics,
     webhooks,
 )
 from alerter.web.deps import Clock, PageInstead, page, trusted_networks
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(member_pages.router)
     app.include_router(staff_auth.router)
     app.include_router(staff_pages.router)
+    app.include_router(staff_topics.router)
     app.include_router(staff_bulletins.router)
     app.include_router(staff_deadlines.router)
     app.include_router(archive_pages.router)
