@@ -298,3 +298,22 @@ class StaffAlert(SQLModel, table=True):
     opened_at: datetime = utc_column(nullable=False)
     notified: bool = False  # False when no staff address is set, or sending it failed
     closed_at: datetime | None = utc_column()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One staff action, recorded in the transaction that made it (alerter/audit.py). Who did
+    it is copied, so the record outlives the staff account."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column(nullable=False, index=True)
+    # No foreign key: the row stays when the account is removed; None for no one signed in.
+    actor_id: int | None = Field(default=None, index=True)
+    actor_email: str = Field(default="", max_length=320, index=True)
+    action: str = Field(max_length=80, index=True)  # "staff.sign_in", "source.update"
+    target_type: str = Field(default="", max_length=80)
+    target_id: str = Field(default="", max_length=200)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(sa.JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(sa.JSON, nullable=True))
+    ip: str | None = Field(default=None, max_length=64)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from alerter.models import utc_column
-from subscriptions.choices import Frequency
+from subscriptions.choices import Frequency, StaffRole
 
 __all__ = [
     "Attempt",
@@ -16,6 +16,7 @@ __all__ = [
     "Member",
     "MemberStatus",
     "MemberTopic",
+    "StaffRole",
     "StaffUser",
 ]
 
@@ -82,6 +83,9 @@ class StaffUser(SQLModel, table=True):
     # Signed into each session cookie; signing out raises it, which ends every session of
     # this staff member, copies of the cookie included.
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    role: str = Field(default=StaffRole.VIEWER, max_length=20)
+    # A disabled account cannot sign in; disabling raises session_version too.
+    disabled_at: datetime | None = utc_column()
 
 
 class Attempt(SQLModel, table=True):

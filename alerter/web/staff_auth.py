@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from alerter import audit
 from alerter.web.deps import ClientDep, ClockDep, CsrfChecked, SessionDep, page
 from subscriptions.models import StaffUser
 from subscriptions.staff import LoginRateLimited, LoginRefused, authenticate
@@ -64,6 +65,16 @@ def login(
         staff = authenticate(session, email, password, client, clock())
     except (LoginRefused, LoginRateLimited) as error:
         status = 429 if isinstance(error, LoginRateLimited) else 401
+        attempted = ("staff_user", email.strip().lower()[:200])
+        audit.record(
+            session,
+            None,
+            "staff.sign_in_failed",
+            attempted,
+            after={"reason": str(error)},
+            ip=client,
+            at=clock(),
+        )
         return page(
             request,
             "pages/staff/login.html",
@@ -72,6 +83,7 @@ def login(
             email=email,
             next=_safe_next(next),
         )
+    audit.record(session, staff, "staff.sign_in", staff, ip=client, at=clock())
     # A new session on login: a token planted before login is worth nothing after it.
     request.session.clear()
     request.session["staff_id"] = staff.id
