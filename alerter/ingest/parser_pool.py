@@ -22,9 +22,10 @@ _Result = TypeVar("_Result")
 
 # A fork server started once per process hands out workers with the parsers (and the program's
 # main module, which each worker would otherwise import again) already loaded; forking the
-# poller itself is unsafe once it runs threads.
+# poller itself is unsafe once it runs threads. The source kinds import their parsers only
+# when they parse, so they are named here.
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["__main__", "alerter.ingest.parser_pool"])
+_CONTEXT.set_forkserver_preload(["__main__", "alerter.ingest.parser_pool", "bs4", "feedparser"])
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import xml.sax
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import feedparser
 from pydantic import BaseModel
 
 from alerter.ingest.clean import (
@@ -46,6 +45,8 @@ class FeedKind:
         )
         if charset_warning:
             result.warnings.append(charset_warning)
+        import feedparser  # here: a poll whose feeds all answer 304 never loads it
+
         # The body is now known-good text: hand feedparser UTF-8 and a prolog that says so.
         utf8_body = _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
         parsed = feedparser.parse(

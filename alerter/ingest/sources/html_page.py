@@ -1,9 +1,7 @@
 """News listing pages with no feed, read with CSS selectors given in the source's declaration."""
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import soupsieve
-from bs4 import BeautifulSoup, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerter.ingest.clean import (
@@ -16,6 +14,9 @@ from alerter.ingest.clean import (
     parse_listing_date,
 )
 from alerter.ingest.sources.base import Document, Entry, LayoutChanged, ParseResult, SourceSpec
+
+if TYPE_CHECKING:  # the parser is imported where it parses: a 304 poll never loads it
+    from bs4 import Tag
 
 
 class HtmlOptions(BaseModel):
@@ -34,6 +35,8 @@ class HtmlOptions(BaseModel):
     def _valid_css(cls, selector: str | None) -> str | None:
         """A typo in a selector is reported when the source is declared, not at every poll."""
         if selector is not None:
+            import soupsieve
+
             try:
                 soupsieve.compile(selector)
             except soupsieve.SelectorSyntaxError as error:
@@ -56,6 +59,8 @@ class HtmlKind:
         )
         if charset_warning:
             result.warnings.append(charset_warning)
+        from bs4 import BeautifulSoup, Tag
+
         soup = BeautifulSoup(text, "html.parser")
         base_element = soup.find("base", href=True)
         base = document.url
@@ -84,7 +89,7 @@ class HtmlKind:
         return result.finish(undated=undated)
 
 
-def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None, bool]:
+def _entry(article: "Tag", options: HtmlOptions, base: str) -> tuple[Entry | None, bool]:
     """The entry in one listing element, and whether its date was present but unreadable."""
     title_element = article.select_one(options.title_selector)
     link_element = article.select_one(options.link_selector)
@@ -117,6 +122,6 @@ def _entry(article: Tag, options: HtmlOptions, base: str) -> tuple[Entry | None,
     return entry, date_unreadable
 
 
-def _text(element: Tag) -> str:
+def _text(element: "Tag") -> str:
     """An element's text as a reader sees it: inline markup ("4<sup>th</sup>") joins its words."""
     return clean_text(element.decode_contents())
