@@ -7,15 +7,16 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from alerter.config import PACKAGE_DIR, get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
@@ -140,15 +141,27 @@ def owned_by_alerter(
     return getattr(table, "name", name) not in FOREIGN_TABLES
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None) -> "Config":
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
     return config
 
 
+def newest_revision() -> str:
+    """The newest migration's revision, read from its file name: each revision is named by the
+    number its file starts with, one after another (a test checks it is Alembic's head)."""
+    return max(path.name[:4] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+
+
 def migrate(engine: sa.Engine) -> None:
     """Apply pending migrations; safe to call from every command and from concurrent processes."""
+    if _at_revision(engine, newest_revision()):
+        return  # every command checks: when nothing is pending, Alembic is not even imported
+    from alembic import command
+
     with engine.begin() as connection:
         begin_writing(connection)  # SQLite: one process migrates, the others then find it done
         if connection.dialect.name == "postgresql":
@@ -156,6 +169,15 @@ def migrate(engine: sa.Engine) -> None:
                 sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
             )
         command.upgrade(alembic_config(connection), "head")
+
+
+def _at_revision(engine: sa.Engine, revision: str) -> bool:
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return False
+        return list(connection.execute(sa.text("SELECT version_num FROM alembic_version"))) == [
+            (revision,)
+        ]
 
 
 @lru_cache

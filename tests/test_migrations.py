@@ -5,9 +5,22 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from alerter.db import alembic_config, create_db_engine, migrate, owned_by_alerter
+from alerter.db import (
+    alembic_config,
+    create_db_engine,
+    migrate,
+    newest_revision,
+    owned_by_alerter,
+)
+
+
+def test_the_newest_migration_file_names_alembics_one_head() -> None:
+    """migrate() reads the newest revision from the file names to skip Alembic when nothing is
+    pending: the chain must stay linear and each revision named by its file's number."""
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [newest_revision()]
 
 
 def test_migrations_create_exactly_the_schema_the_models_describe(engine: sa.Engine) -> None:
