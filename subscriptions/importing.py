@@ -19,6 +19,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from alerter.db import among
 from alerter.progress import Progress
 from subscriptions.members import (
     InvalidChoice,
@@ -219,7 +220,7 @@ def _members_by_email(session: Session, emails: list[str]) -> dict[str, _Known]:
         row
         for start in range(0, len(emails), _LOOKUP_CHUNK)
         for row in session.execute(
-            query.where(table.c.email.in_(emails[start : start + _LOOKUP_CHUNK]))
+            query.where(among(session, table.c.email, emails[start : start + _LOOKUP_CHUNK]))
         )
     ]
     topics = topics_by_member(session, [row[0] for row in rows])
@@ -237,7 +238,7 @@ def _erased(session: Session, emails: list[str]) -> set[str]:
         found.update(
             session.exec(
                 select(Member.email_hash).where(
-                    col(Member.email_hash).in_(hashes[start : start + _LOOKUP_CHUNK]),
+                    among(session, col(Member.email_hash), hashes[start : start + _LOOKUP_CHUNK]),
                     Member.status == MemberStatus.ERASED,
                 )
             )
