@@ -413,20 +413,16 @@ class StoredItem:
         return lines
 
 
-def list_items(
-    session: Session,
+def _matching(
+    query: Any,
     *,
-    since: datetime | None = None,
-    source_name: str | None = None,
-    text: str | None = None,
-    topic: str | None = None,
-    ids: Sequence[int] | None = None,
-    limit: int | None = None,
-) -> list[StoredItem]:
-    """Items newest first (by published time), with every source that carried each; `text`
-    matches title or summary, ignoring case; `topic` keeps items carrying that topic; `ids`
-    keeps those items only."""
-    query = select(Item, Source.name).join(Source, col(Source.id) == Item.source_id)
+    since: datetime | None,
+    source_name: str | None,
+    text: str | None,
+    topic: str | None,
+    ids: Sequence[int] | None,
+) -> Any:
+    """`query` (over Item) narrowed to the items list_items and count_items keep."""
     if ids is not None:
         query = query.where(col(Item.id).in_(ids))
     if text:
@@ -446,12 +442,59 @@ def list_items(
     if source_name is not None:
         carried = select(Sighting.item_id).join(Source, col(Source.id) == Sighting.source_id)
         query = query.where(col(Item.id).in_(carried.where(Source.name == source_name)))
+    return query
+
+
+def list_items(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    source_name: str | None = None,
+    text: str | None = None,
+    topic: str | None = None,
+    ids: Sequence[int] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[StoredItem]:
+    """Items newest first (by published time), with every source that carried each; `text`
+    matches title or summary, ignoring case; `topic` keeps items carrying that topic; `ids`
+    keeps those items only; `offset` skips that many (a page after the first)."""
+    query = _matching(
+        select(Item, Source.name).join(Source, col(Source.id) == Item.source_id),
+        since=since,
+        source_name=source_name,
+        text=text,
+        topic=topic,
+        ids=ids,
+    )
     query = query.order_by(col(Item.published_at).desc(), col(Item.id).desc())
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     rows = list(session.exec(query))
     carriers = _carriers(session, [item.id for item, _ in rows if item.id is not None])
     return [StoredItem(item, name, carriers.get(item.id or 0, [name])) for item, name in rows]
+
+
+def count_items(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    source_name: str | None = None,
+    text: str | None = None,
+    topic: str | None = None,
+) -> int:
+    """How many items list_items would give with the same filters and no limit (in SQL)."""
+    query = _matching(
+        select(sa.func.count()).select_from(Item),
+        since=since,
+        source_name=source_name,
+        text=text,
+        topic=topic,
+        ids=None,
+    )
+    return int(session.exec(query).one())
 
 
 def _carriers(session: Session, item_ids: list[int]) -> dict[int, list[str]]:
@@ -468,7 +511,3 @@ def _carriers(session: Session, item_ids: list[int]) -> dict[int, list[str]]:
             if name not in names:
                 names.append(name)
     return carriers
-
-
-def count_items(session: Session) -> int:
-    return session.exec(select(sa.func.count()).select_from(Item)).one()

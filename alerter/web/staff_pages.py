@@ -3,7 +3,7 @@ import and export, topics with subscriber counts. Every route requires a signed-
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
@@ -15,7 +15,7 @@ from alerter.db import session_scope
 from alerter.deadlines.closing import deadline_label
 from alerter.delivery import transport_for
 from alerter.ingest.sources.catalog import list_sources, source_health
-from alerter.ingest.store import list_items
+from alerter.ingest.store import count_items, list_items
 from alerter.ledger.report import decide_in_doubt, failures, in_doubt, recent_runs
 from alerter.notices import plan_confirmations, send_confirmation, send_confirmations
 from alerter.topics.classifier import describe
@@ -61,6 +61,15 @@ def staff_home(staff: CurrentStaff) -> RedirectResponse:
     return RedirectResponse("/staff/items", status_code=303)
 
 
+ITEMS_PER_PAGE = 50
+
+
+def _items_query(q: str, topic: str, page: int) -> str:
+    """The items page's query string for these filters, so a correction returns to them."""
+    kept = {"q": q, "topic": topic, "page": str(page) if page > 1 else ""}
+    return urlencode({name: value for name, value in kept.items() if value})
+
+
 @router.get("/items")
 def items_page(
     request: Request,
@@ -69,27 +78,44 @@ def items_page(
     clock: ClockDep,
     q: str = "",
     topic: str = "",
+    page: int = 1,
+    saved: int = 0,
+    undo_topic: str = "",
+    undo_action: str = "",
 ) -> HTMLResponse:
-    listed = list_items(session, text=q or None, topic=topic or None, limit=50)
+    total = count_items(session, text=q or None, topic=topic or None)
+    last_page = max(1, -(-total // ITEMS_PER_PAGE))
+    page = min(max(page, 1), last_page)
+    first = (page - 1) * ITEMS_PER_PAGE
+    listed = list_items(
+        session, text=q or None, topic=topic or None, limit=ITEMS_PER_PAGE, offset=first
+    )
     now = clock()
+    taxonomy = request.app.state.taxonomy.topics
+    labels = {t.id: t.label for t in taxonomy}
     topics = topics_of(session, [stored.item.id for stored in listed if stored.item.id])
-    rows = [
-        {
-            "stored": stored,
-            "topics": [
-                {
-                    "id": row.topic_id,
-                    "by": row.assigned_by,
-                    "evidence": [describe(e) for e in row.evidence],
-                }
-                for row in topics.get(stored.item.id or 0, [])
-            ],
-            "deadline": (
-                deadline_label(stored.item.closes_at, now) if stored.item.closes_at else ""
-            ),
-        }
-        for stored in listed
-    ]
+    rows = []
+    for stored in listed:
+        assigned = topics.get(stored.item.id or 0, [])
+        has = {row.topic_id for row in assigned}
+        rows.append(
+            {
+                "stored": stored,
+                "topics": [
+                    {
+                        "id": row.topic_id,
+                        "label": labels.get(row.topic_id, row.topic_id),
+                        "by": row.assigned_by,
+                        "evidence": [describe(e) for e in row.evidence],
+                    }
+                    for row in assigned
+                ],
+                "addable": [t for t in taxonomy if t.id not in has],
+                "deadline": (
+                    deadline_label(stored.item.closes_at, now) if stored.item.closes_at else ""
+                ),
+            }
+        )
     return staff_page(
         request,
         "items.html",
@@ -97,7 +123,18 @@ def items_page(
         rows=rows,
         q=q,
         topic=topic,
-        taxonomy=request.app.state.taxonomy.topics,
+        taxonomy=taxonomy,
+        total=total,
+        per_page=ITEMS_PER_PAGE,
+        first=first + 1,
+        last=first + len(listed),
+        previous_page=_items_query(q, topic, page - 1) if page > 1 else None,
+        next_page=_items_query(q, topic, page + 1) if page < last_page else None,
+        here=_items_query(q, topic, page),
+        saved=saved,
+        undo_topic=undo_topic if undo_topic in labels else "",
+        undo_label=labels.get(undo_topic, ""),
+        undo_action=undo_action if undo_action in ("add", "remove") else "",
     )
 
 
@@ -109,13 +146,15 @@ def correct_item_topic(
     staff: CurrentStaff,
     topic: Annotated[str, Form()],
     action: Annotated[str, Form()],
+    back: Annotated[str, Form()] = "",
 ) -> Response:
+    adding = action == "add"
     try:
         correct_item(
             session,
             request.app.state.taxonomy,
             item_id,
-            [(topic, action == "add")],
+            [(topic, adding)],
             corrected_by=staff.email,
             now=datetime.now(UTC),
         )
@@ -123,7 +162,22 @@ def correct_item_topic(
         return staff_message(request, staff, 404, "No such item", f"There is no item {item_id}.")
     except UnknownTopic as error:
         return staff_message(request, staff, 422, "That did not work", str(error))
-    return RedirectResponse(f"/staff/items#item-{item_id}", status_code=303)
+    # Back to the same search and page; the notice offers the opposite change as the undo,
+    # which restores the item's previous topics and is itself recorded as a correction.
+    kept = parse_qs(back)
+    here = _items_query(
+        kept.get("q", [""])[0], kept.get("topic", [""])[0], _page_number(kept.get("page", ["1"])[0])
+    )
+    undo = urlencode(
+        {"saved": item_id, "undo_topic": topic, "undo_action": "remove" if adding else "add"}
+    )
+    return RedirectResponse(
+        f"/staff/items?{here + '&' if here else ''}{undo}#item-{item_id}", status_code=303
+    )
+
+
+def _page_number(text: str) -> int:
+    return int(text) if text.isdigit() else 1
 
 
 @router.get("/sources")

@@ -4,7 +4,7 @@ import codecs
 import re
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,77 @@ def test_staff_correct_an_items_topic_and_see_the_evidence(
     with Session(engine) as session:
         assert [t.topic_id for t in topics_of(session, [item_id])[item_id]] == ["consultations"]
     assert "set by staff (ann@alfed.example)" in page.text
+
+
+def stored_items(engine: sa.Engine, titles: list[str]) -> list[int]:
+    with Session(engine) as session:
+        source = Source(name="DBT", kind="feed", url="https://dbt.example/feed", publisher="DBT")
+        session.add(source)
+        session.commit()
+        entries = [
+            Entry(f"g{n}", f"https://dbt.example/{n}", title, "", NOW - timedelta(minutes=n))
+            for n, title in enumerate(titles)
+        ]
+        result = store_entries(
+            session, source, entries, now=NOW, backlog=False, stories=story_index(session)
+        )
+        session.commit()
+        return result.new_item_ids
+
+
+def test_items_come_in_pages_of_fifty_counted_with_the_search_kept(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    stored_items(engine, [f"Aluminium scrap export note {n}" for n in range(120)])
+    sign_in(client)
+
+    first = client.get("/staff/items", params={"q": "scrap"}).text
+    second = client.get("/staff/items", params={"q": "scrap", "page": 2}).text
+    last = client.get("/staff/items", params={"q": "scrap", "page": 3}).text
+
+    assert "1\u201350 of 120" in first and 'rel="prev"' not in first
+    assert 'href="/staff/items?q=scrap&amp;page=2" rel="next"' in first
+    assert "51\u2013100 of 120" in second
+    assert 'href="/staff/items?q=scrap" rel="prev"' in second
+    assert "101\u2013120 of 120" in last and 'rel="next"' not in last
+    assert "Aluminium scrap export note 0<" in first and "note 119<" in last
+
+
+def test_a_correction_returns_to_the_same_search_with_an_undo(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    item_id = stored_item(engine, "New anti-dumping duties on steel wire")
+    items = sign_in(client).text
+    assert "<strong>Tariffs and trade remedies</strong>" in items
+
+    saved = client.post(
+        f"/staff/items/{item_id}/topics",
+        data={
+            "csrf_token": csrf(items),
+            "topic": "consultations",
+            "action": "add",
+            "back": "q=steel&topic=tariffs",
+        },
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == (
+        f"/staff/items?q=steel&topic=tariffs&saved={item_id}"
+        f"&undo_topic=consultations&undo_action=remove#item-{item_id}"
+    )
+    page = client.get(saved.headers["location"]).text
+    notice = page[page.index("<strong>Saved.</strong>") :].split("</div>")[0]
+    assert 'value="remove"' in notice and ">Undo</button>" in notice
+    # The add-topic list leaves out what the item already has.
+    add_list = page[page.index(f'id="add-{item_id}"') :].split("</select>")[0]
+    assert 'value="consultations"' not in add_list and 'value="tariffs"' not in add_list
+
+    client.post(
+        f"/staff/items/{item_id}/topics",
+        data={"csrf_token": csrf(page), "topic": "consultations", "action": "remove"},
+    )
+
+    with Session(engine) as session:
+        assert [t.topic_id for t in topics_of(session, [item_id])[item_id]] == ["tariffs"]
 
 
 def test_correcting_an_item_that_does_not_exist_answers_a_page_saying_so(
