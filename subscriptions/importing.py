@@ -366,10 +366,18 @@ def export_members(session: Session) -> str:
     spreadsheet (none is taken for a formula)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    # Status after the import format's columns: import ignores a column it does not know.
+    writer.writerow((*COLUMNS, "status"))
     table = _MEMBERS
     members = session.execute(
-        sa.select(table.c.id, table.c.email, table.c.name, table.c.organisation, table.c.frequency)
+        sa.select(
+            table.c.id,
+            table.c.email,
+            table.c.name,
+            table.c.organisation,
+            table.c.frequency,
+            table.c.status,
+        )
         .where(table.c.status != MemberStatus.ERASED)
         .order_by(table.c.email)
     ).all()
@@ -391,9 +399,10 @@ def export_members(session: Session) -> str:
                 organisation,
                 ";".join(topics.get(member_id or 0, ())),
                 frequency,
+                status,
             )
         ]
-        for member_id, email, name, organisation, frequency in members
+        for member_id, email, name, organisation, frequency, status in members
     )
     return out.getvalue()
 

@@ -490,9 +490,9 @@ def erase(session: Session, member: Member, requested_by: str, now: datetime) ->
     log_consent(session, member, "erase", requested_by, now)
 
 
-def search_members(session: Session, text: str = "", limit: int = 100) -> list[Member]:
-    """Members (erased ones excepted) whose address, name or organisation contains `text`."""
-    query = select(Member).where(Member.status != MemberStatus.ERASED)
+def _members_matching(query: Any, text: str, topic: str, frequency: str, status: str) -> Any:
+    """`query` (over Member) narrowed as search_members and count_members narrow it."""
+    query = query.where(Member.status != MemberStatus.ERASED)
     if text.strip():
         # autoescape: a `%` or `_` typed in a search is that character, not a wildcard.
         words = text.strip()
@@ -503,7 +503,40 @@ def search_members(session: Session, text: str = "", limit: int = 100) -> list[M
                 col(Member.organisation).icontains(words, autoescape=True),
             )
         )
-    return list(session.exec(query.order_by(col(Member.email)).limit(limit)))
+    if topic:
+        following = select(MemberTopic.member_id).where(MemberTopic.topic_id == topic)
+        query = query.where(col(Member.id).in_(following))
+    if frequency:
+        query = query.where(Member.frequency == frequency)
+    if status:
+        query = query.where(Member.status == status)
+    return query
+
+
+def search_members(
+    session: Session,
+    text: str = "",
+    limit: int = 100,
+    *,
+    topic: str = "",
+    frequency: str = "",
+    status: str = "",
+    offset: int = 0,
+) -> list[Member]:
+    """Members (erased ones excepted) whose address, name or organisation contains `text`,
+    following `topic`, at `frequency` and in `status` (each only when given), by address."""
+    query = _members_matching(select(Member), text, topic, frequency, status)
+    return list(session.exec(query.order_by(col(Member.email)).offset(offset).limit(limit)))
+
+
+def count_members(
+    session: Session, text: str = "", *, topic: str = "", frequency: str = "", status: str = ""
+) -> int:
+    """How many members search_members finds with these filters and no limit (in SQL)."""
+    query = _members_matching(
+        select(sa.func.count()).select_from(Member), text, topic, frequency, status
+    )
+    return int(session.exec(query).one())
 
 
 def subscriber_counts(session: Session) -> dict[str, int]:

@@ -42,11 +42,13 @@ from subscriptions.members import (
     InvalidEmail,
     add_member,
     check_choices,
+    count_members,
     emails_of,
     erase,
     normalise_email,
     search_members,
     subscriber_counts,
+    topics_by_member,
     update_preferences,
 )
 from subscriptions.members import topics_of as member_topics
@@ -62,6 +64,7 @@ def staff_home(staff: CurrentStaff) -> RedirectResponse:
 
 
 ITEMS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 100
 
 
 def _items_query(q: str, topic: str, page: int) -> str:
@@ -243,9 +246,56 @@ def topics_page(request: Request, session: SessionDep, staff: CurrentStaff) -> H
 
 @router.get("/members")
 def members_page(
-    request: Request, session: SessionDep, staff: CurrentStaff, q: str = ""
+    request: Request,
+    session: SessionDep,
+    staff: CurrentStaff,
+    q: str = "",
+    topic: str = "",
+    frequency: str = "",
+    status: str = "",
+    page: int = 1,
 ) -> HTMLResponse:
-    return staff_page(request, "members.html", staff, members=search_members(session, q), q=q)
+    taxonomy = request.app.state.taxonomy.topics
+    labels = {t.id: t.label for t in taxonomy}
+    # An unknown value in the address bar filters nothing rather than matching no one.
+    topic = topic if topic in labels else ""
+    frequency = frequency if frequency in {f.value for f in Frequency} else ""
+    statuses = [s.value for s in MemberStatus if s != MemberStatus.ERASED]
+    status = status if status in statuses else ""
+    filters = {"topic": topic, "frequency": frequency, "status": status}
+    total = count_members(session, q, **filters)
+    last_page = max(1, -(-total // MEMBERS_PER_PAGE))
+    page = min(max(page, 1), last_page)
+    first = (page - 1) * MEMBERS_PER_PAGE
+    members = search_members(session, q, MEMBERS_PER_PAGE, offset=first, **filters)
+    followed = topics_by_member(session, [m.id for m in members if m.id is not None])
+
+    def query(page: int) -> str:
+        kept = {"q": q, **filters, "page": str(page) if page > 1 else ""}
+        return urlencode({name: value for name, value in kept.items() if value})
+
+    return staff_page(
+        request,
+        "members.html",
+        staff,
+        members=[
+            {"member": m, "topics": [labels.get(t, t) for t in followed.get(m.id or 0, [])]}
+            for m in members
+        ],
+        q=q,
+        taxonomy=taxonomy,
+        frequencies=FREQUENCIES,
+        statuses=statuses,
+        total=total,
+        first=first + 1,
+        last=first + len(members),
+        previous_page=query(page - 1) if page > 1 else None,
+        next_page=query(page + 1) if page < last_page else None,
+        per_page=MEMBERS_PER_PAGE,
+        topic=topic,
+        frequency=frequency,
+        status=status,
+    )
 
 
 def _member_form(request: Request, staff: Any, status: int = 200, **values: Any) -> HTMLResponse:

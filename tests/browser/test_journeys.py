@@ -133,7 +133,7 @@ def test_staff_sign_in_correct_an_items_topics_and_import_members(
     item.get_by_role("button", name="Remove tariffs").click()
 
     expect(item.get_by_role("button", name="Remove tariffs")).to_have_count(0)
-    expect(item.get_by_role("listitem")).to_contain_text(["consultations: set by staff"])
+    expect(item.get_by_role("listitem")).to_contain_text(["Consultations: set by staff"])
     page.screenshot(path=tmp_path / "staff-items.png", full_page=True)
     with Session(engine) as session:
         assert [t.topic_id for t in item_topics(session, [item_id])[item_id]] == ["consultations"]

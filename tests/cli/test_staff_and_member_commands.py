@@ -98,7 +98,9 @@ def test_export_round_trips_through_the_command_line(
 
     result = runner.invoke(app, ["members", "export"])
 
-    assert result.stdout.splitlines()[1] == "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly"
+    assert result.stdout.splitlines()[1] == (
+        "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly,active"
+    )
 
 
 def test_an_exported_file_opens_in_excel_with_its_accents_and_imports_again(

@@ -314,9 +314,9 @@ def test_export_writes_the_import_format(session: Session) -> None:
     exported = export_members(session)
 
     assert exported.splitlines() == [
-        "email,name,organisation,topics,frequency",
-        "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly",
-        "ella@smelter.example,Ella,Smelter Ltd,,daily",
+        "email,name,organisation,topics,frequency,status",
+        "ann@alfed.example,Ann Lee,ALFED,tariffs;events,weekly,active",
+        "ella@smelter.example,Ella,Smelter Ltd,,daily,active",
     ]
     assert run(session, exported, update=True).count(Outcome.LEFT) == 2
 
@@ -340,8 +340,9 @@ def test_export_neutralises_cells_a_spreadsheet_would_take_for_formulas(
             "'+44 ALFED",
             "tariffs",
             "weekly",
+            "active",
         ],
-        ["bob@cmf.example", "'@SUM(A1)", "'-CMF-", "tariffs", "weekly"],
+        ["bob@cmf.example", "'@SUM(A1)", "'-CMF-", "tariffs", "weekly", "active"],
     ]
     # Imported again, the cells are what they were.
     assert run(session, export_members(session), update=True).count(Outcome.LEFT) == 2

@@ -25,8 +25,8 @@ from alerter.topics.labelling import classify_items, load_classifier, topics_of
 from alerter.web import staff_pages
 from alerter.web.app import create_app
 from subscriptions.importing import ImportReport
-from subscriptions.members import find_member
-from subscriptions.models import Member, MemberStatus
+from subscriptions.members import add_member, find_member
+from subscriptions.models import Frequency, Member, MemberStatus
 from subscriptions.staff import create_staff
 from tests.support.live_server import serving
 from tests.support.mail_spy import SeenWhenSent
@@ -435,7 +435,44 @@ def test_the_members_download_opens_in_excel_with_accents_and_formulas_neutralis
     assert download.startswith(codecs.BOM_UTF8)  # without it Excel reads Windows-1252
     assert download.decode("utf-8-sig").splitlines()[1] == (
         'rene@castings.example,"\'=HYPERLINK(""http://evil.example"")",Castings Müller £,energy,'
-        "weekly"
+        "weekly,active"
+    )
+
+
+def test_members_are_filtered_by_topic_frequency_and_status_with_their_topics_listed(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        for email, topics, frequency, confirmed in [
+            ("ann@forge.example", ["energy", "tariffs"], Frequency.DAILY, True),
+            ("bob@forge.example", ["energy"], Frequency.DAILY, False),
+            ("cat@forge.example", ["energy"], Frequency.WEEKLY, True),
+            ("dan@forge.example", ["skills"], Frequency.DAILY, True),
+        ]:
+            add_member(
+                session,
+                email,
+                name="",
+                organisation="Forge",
+                topics=topics,
+                frequency=frequency,
+                consent_confirmed=confirmed,
+                added_by=STAFF_EMAIL,
+                now=NOW,
+            )
+        session.commit()
+    sign_in(client)
+
+    page = client.get(
+        "/staff/members", params={"topic": "energy", "frequency": "daily", "status": "active"}
+    ).text
+
+    rows = table_rows(page)
+    assert [row[0] for row in rows] == ["ann@forge.example"]
+    assert rows[0][4] == "Energy costs and supply, Tariffs and trade remedies"
+    assert "1\u20131 of 1" in page
+    assert table_rows(client.get("/staff/members", params={"status": "pending"}).text)[0][0] == (
+        "bob@forge.example"
     )
 
 
