@@ -317,3 +317,21 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(sa.JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(sa.JSON, nullable=True))
     ip: str | None = Field(default=None, max_length=64)
+
+
+class AssociationSettings(SQLModel, table=True):
+    """The association's own name, look and sender, set by staff on the Settings page: one
+    row (id 1); until it is saved, alerter.branding's defaults from the environment apply."""
+
+    __tablename__ = "association_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    name: str = Field(max_length=200)
+    logo_url: str = Field(default="", max_length=500)  # https, so email clients can load it
+    colour: str = Field(max_length=7)  # #rrggbb behind white text: headers and buttons
+    sender_name: str = Field(max_length=200)
+    sender_address: str = Field(max_length=320)
+    reply_to: str = Field(default="", max_length=320)
+    postal_address: str = Field(default="", max_length=500)
+    contact: str = Field(default="", max_length=320)
+    updated_at: datetime | None = utc_column()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from alerter import branding
 from alerter.config import PACKAGE_DIR
 
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
@@ -54,6 +55,8 @@ def environment() -> Environment:
     env.filters["wrap_paragraph"] = wrap_paragraph
     env.filters["capitalize_first"] = capitalize_first
     env.filters["when"] = when
+    # `brand()` in any template: the association's name, colour and footer as last read.
+    env.globals["brand"] = branding.current
     return env
 
 

@@ -21,6 +21,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerter import branding
 from alerter.bulletins import settle_bulletins
 from alerter.config import Settings, get_settings
 from alerter.db import get_engine, session_scope
@@ -68,6 +69,7 @@ def send_digest(frequency: str) -> None:
     """The weekly or daily digest: plan this period's, send them."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
+        branding.load(session, settings)  # as staff last saved it
         plan, sent = run_digest(
             session,
             transport_for(settings),
@@ -91,6 +93,7 @@ def dispatch() -> None:
     to send (a crashed or interrupted run's, of any kind)."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
+        branding.load(session, settings)  # as staff last saved it
         plan_digests(
             session,
             Frequency.IMMEDIATE,
@@ -116,6 +119,7 @@ def send_deadline_alerts() -> None:
     (the dispatcher finishes whatever this leaves)."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
+        branding.load(session, settings)  # as staff last saved it
         report = run_deadline_alerts(
             session,
             transport_for(settings),
@@ -137,6 +141,7 @@ def watch() -> None:
     """Email staff about problems they have not yet heard of (see alerter.staff_alerts)."""
     settings = get_settings()
     with session_scope(get_engine()) as session:
+        branding.load(session, settings)  # as staff last saved it
         alert_staff(session, transport_for(settings), settings, datetime.now(UTC))
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+import alerter.branding
 import alerter.config
 import alerter.db
 import subscriptions.models  # noqa: F401  (its tables, for emptying between tests)
@@ -31,6 +32,12 @@ def migrated_engine(database_url: str) -> Iterator[sa.Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def default_branding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no association settings read (a process keeps the last read)."""
+    monkeypatch.setattr(alerter.branding, "_current", None)
 
 
 @pytest.fixture

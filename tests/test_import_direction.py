@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUND_FLOOR = {
-    f"alerter.{name}" for name in ("config", "db", "models", "render", "logs", "progress")
+    f"alerter.{name}"
+    for name in ("config", "db", "models", "branding", "render", "logs", "progress")
 }
 ON_TOP = ("alerter.cli", "alerter.web", "alerter.demo")  # the entry points and the web app
 

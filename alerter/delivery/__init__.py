@@ -4,6 +4,7 @@ events about it; imports the ground floor and subscriptions, never the ledger or
 
 from datetime import timedelta
 
+from alerter import branding
 from alerter.config import Settings
 from alerter.delivery.message import Email, Mailing, Personalization, single
 from alerter.delivery.outbox import OutboxTransport
@@ -49,6 +50,8 @@ def cancel_window(settings: Settings) -> timedelta:
 
 
 def transport_for(settings: Settings) -> Transport:
+    """The chosen backend, sending as the association's sender (alerter.branding) now."""
+    sender = branding.current(settings)
     if settings.mail_backend == "sendgrid":
         from alerter.delivery.sendgrid_api import SendGridTransport
 
@@ -57,7 +60,8 @@ def transport_for(settings: Settings) -> Transport:
         return SendGridTransport(
             settings.sendgrid_api_key,
             settings.sendgrid_base_url,
-            settings.mail_from,
+            sender.mail_from,
+            reply_to=sender.reply_to,
             cancel_window=cancel_window(settings),
         )
     if settings.mail_backend == "smtp":
@@ -65,5 +69,5 @@ def transport_for(settings: Settings) -> Transport:
 
         if not settings.smtp_url:
             raise MailSettingsError("ALERTER_MAIL_BACKEND=smtp needs ALERTER_SMTP_URL")
-        return SmtpTransport(settings.smtp_url, settings.mail_from)
-    return OutboxTransport(settings.outbox_dir, settings.mail_from)
+        return SmtpTransport(settings.smtp_url, sender.mail_from, sender.reply_to)
+    return OutboxTransport(settings.outbox_dir, sender.mail_from, sender.reply_to)

@@ -135,11 +135,15 @@ def message_id(mail_from: str, token: str | None) -> str:
     return f"<{token}@{domain}>" if token else make_msgid(domain=domain)
 
 
-def to_mime(email: Email, mail_from: str, message_token: str | None = None) -> EmailMessage:
+def to_mime(
+    email: Email, mail_from: str, message_token: str | None = None, reply_to: str = ""
+) -> EmailMessage:
     """A multipart/alternative message: the plain-text part first, the HTML part preferred.
-    `as_bytes()` gives it as it goes on the wire."""
+    `as_bytes()` gives it as it goes on the wire; a non-ASCII sender name is encoded there."""
     message = EmailMessage(policy=POLICY)
     message["From"] = mail_from
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)

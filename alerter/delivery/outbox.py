@@ -15,9 +15,10 @@ class OutboxTransport:
     max_recipients = 1000
     cancel_limit = 0
 
-    def __init__(self, folder: Path, mail_from: str) -> None:
+    def __init__(self, folder: Path, mail_from: str, reply_to: str = "") -> None:
         self.folder = folder
         self.mail_from = mail_from
+        self.reply_to = reply_to
         self.requests = 0
 
     def send(self, mailing: Mailing, batch: SendBatch | None = None) -> None:
@@ -35,7 +36,8 @@ class OutboxTransport:
             )
             path = self.folder / f"{name}.eml"
             draft = path.with_suffix(".part")
-            draft.write_bytes(to_mime(email, self.mail_from, recipient.message_token).as_bytes())
+            message = to_mime(email, self.mail_from, recipient.message_token, self.reply_to)
+            draft.write_bytes(message.as_bytes())
             os.replace(draft, path)
 
     def open_batch(self, now: datetime) -> SendBatch | None:

@@ -52,20 +52,30 @@ class SendGridTransport:
     cancel_limit = CANCEL_LIMIT
 
     def __init__(
-        self, api_key: str, base_url: str, mail_from: str, *, cancel_window: timedelta
+        self,
+        api_key: str,
+        base_url: str,
+        mail_from: str,
+        *,
+        cancel_window: timedelta,
+        reply_to: str = "",
     ) -> None:
         """`cancel_window`: how long after a batch opens it can still be cancelled; its
         emails go out that long plus SendGrid's ten-minute cut-off later."""
         self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=base_url.rstrip("/"))
         name, address = parseaddr(mail_from)
         self.sender = {"email": address, **({"name": name} if name else {})}
+        self.reply_to = reply_to
         self.cancel_window = cancel_window
         self.requests = 0
 
     def send(self, mailing: Mailing, batch: SendBatch | None = None) -> None:
         if len(mailing.recipients) > MAX_PERSONALIZATIONS:
             raise ValueError(f"SendGrid takes at most {MAX_PERSONALIZATIONS} recipients a request")
-        self._call(self.client.client.mail.send.post, request_body(mailing, self.sender, batch))
+        self._call(
+            self.client.client.mail.send.post,
+            request_body(mailing, self.sender, batch, self.reply_to),
+        )
 
     def open_batch(self, now: datetime) -> SendBatch:
         try:
@@ -120,7 +130,7 @@ class SendGridTransport:
 
 
 def request_body(
-    mailing: Mailing, sender: dict[str, str], batch: SendBatch | None
+    mailing: Mailing, sender: dict[str, str], batch: SendBatch | None, reply_to: str = ""
 ) -> dict[str, Any]:
     """The Mail Send request for a mailing: one personalization per recipient. The batch's id
     goes with each ledger key, so that SendGrid's events tell which request they come from."""
@@ -145,6 +155,8 @@ def request_body(
         ],
         "categories": [mailing.kind],
     }
+    if reply_to:
+        body["reply_to"] = {"email": reply_to}
     if batch is not None:
         body["batch_id"] = batch.id
         body["send_at"] = int(batch.send_at.timestamp())

@@ -19,7 +19,7 @@ class SmtpTransport:
     max_recipients = 1  # the ledger is marked after each email
     cancel_limit = 0
 
-    def __init__(self, url: str, mail_from: str) -> None:
+    def __init__(self, url: str, mail_from: str, reply_to: str = "") -> None:
         """`url`: smtp://[user:password@]host[:port], smtps:// for TLS from the start, or
         smtp+starttls:// to upgrade the connection."""
         parts = urlsplit(url)
@@ -33,6 +33,7 @@ class SmtpTransport:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password or "")
         self.mail_from = mail_from
+        self.reply_to = reply_to
         self.requests = 0
 
     def send(self, mailing: Mailing, batch: SendBatch | None = None) -> None:
@@ -41,7 +42,8 @@ class SmtpTransport:
                 for recipient in mailing.recipients:
                     self.requests += 1
                     email = mailing.expand(recipient)
-                    connection.send_message(to_mime(email, self.mail_from, recipient.message_token))
+                    token = recipient.message_token
+                    connection.send_message(to_mime(email, self.mail_from, token, self.reply_to))
         except smtplib.SMTPRecipientsRefused as error:
             # The server's answers without the addresses, which must not reach the logs.
             answers = "; ".join(

@@ -22,6 +22,7 @@ from alerter.web import (
     staff_bulletins,
     staff_deadlines,
     staff_pages,
+    staff_settings,
     staff_topics,
     webhooks,
 )
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(staff_topics.router)
     app.include_router(staff_bulletins.router)
     app.include_router(staff_deadlines.router)
+    app.include_router(staff_settings.router)
     app.include_router(archive_pages.router)
     app.include_router(calendar_feeds.router)
     app.include_router(webhooks.router)

@@ -11,6 +11,7 @@ from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
+from alerter import branding
 from alerter.config import Settings
 from alerter.db import session_scope
 from alerter.render import environment
@@ -23,6 +24,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     with session_scope(request.app.state.engine) as session:
+        # The association's settings as last saved, for this request's pages and emails.
+        branding.load(session, request.app.state.settings)
         yield session
 
 

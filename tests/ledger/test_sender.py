@@ -248,7 +248,10 @@ def test_the_outbox_writes_list_unsubscribe_raw_with_the_unsubscribe_address(
     assert re.fullmatch(rb"<http://127\.0\.0\.1:8000/unsubscribe/[A-Za-z0-9._%-]+>", link)
     assert mailto == b"<mailto:leave@alfed.example?subject=unsubscribe>"
     assert headers[b"List-Unsubscribe-Post"] == b"List-Unsubscribe=One-Click"
-    assert decoded(headers[b"Subject"]) == "Your weekly policy alerts: 1 new item"
+    assert (
+        decoded(headers[b"Subject"])
+        == "New anti-dumping duties on aluminium extrusions — in your weekly digest"
+    )
     assert headers[b"To"] == b"ann@alfed.example"
 
 

@@ -74,11 +74,27 @@ def digest_mailing(digest: ShownDigest, *, heading: str, kind: str) -> Mailing:
     html = render("email/digest.html", **context, **tagged["html"])
     if len(html.encode()) > HTML_LIMIT:
         raise ValueError(f"digest HTML is {len(html.encode()):,} bytes; lower the item cap")
-    if digest.empty:
-        subject = f"{heading}: nothing new"
-    else:
-        subject = f"{heading}: {digest.count} new {'item' if digest.count == 1 else 'items'}"
+    subject = (
+        f"{heading}: nothing new" if digest.empty else digest_subject(first, digest.count, kind)
+    )
     return Mailing(subject, text, html, kind, ())
+
+
+# Inboxes show 60 to 90 characters of a subject; the headline gives way, the count stays.
+SUBJECT_LIMIT = 90
+_WHERE = {"digest-weekly": "your weekly digest", "digest-daily": "your daily digest"}
+
+
+def digest_subject(top_headline: str, count: int, kind: str) -> str:
+    """The top headline and how many more: "UK steel safeguard extended — and 7 more in your
+    weekly digest", the headline shortened at a word to keep within SUBJECT_LIMIT."""
+    where = _WHERE.get(kind, "your policy alerts")
+    tail = f" — and {count - 1} more in {where}" if count > 1 else f" — in {where}"
+    room = SUBJECT_LIMIT - len(tail)
+    headline = " ".join(top_headline.split())
+    if len(headline) > room:
+        headline = headline[: room - 1].rsplit(" ", 1)[0].rstrip(",;:—-") + "…"
+    return headline + tail
 
 
 def digest_email(digest: ShownDigest, recipient: Recipient, *, heading: str, kind: str) -> Email:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerter.config import DEFAULT_TOPICS_FILE
-from alerter.delivery.compose.digests import digest_email
+from alerter.delivery.compose.digests import SUBJECT_LIMIT, digest_email, digest_subject
 from alerter.delivery.compose.recipients import HTML_LIMIT, Recipient
 from alerter.delivery.message import to_mime
 from alerter.digests.selection import DigestItem, build_digest
@@ -52,7 +52,7 @@ def test_both_parts_carry_every_item_the_links_and_why_it_was_sent() -> None:
         assert "https://alerts.example/manage/m" in part
         assert "https://alerts.example/unsubscribe/u" in part
         assert "you follow: Tariffs and trade remedies" in part
-    assert email.subject == "Your weekly policy alerts: 3 new items"
+    assert email.subject == "Steel safeguard update 0 — and 2 more in your weekly digest"
 
 
 def test_the_email_offers_one_click_unsubscribing() -> None:
@@ -128,3 +128,28 @@ def test_a_closing_date_is_shown_in_both_parts() -> None:
 
     assert "Closes Wed 11 Mar — 9 days left" in email.text
     assert "Closes Wed 11 Mar — 9 days left" in email.html
+
+
+def test_the_subject_leads_with_the_top_headline_and_the_email_with_a_preheader() -> None:
+    email = digest_email(
+        build_digest(items(8), ["tariffs"], TAXONOMY, now=MONDAY),
+        JO,
+        heading="Your weekly policy alerts",
+        kind="digest-weekly",
+    )
+
+    assert email.subject == "Steel safeguard update 0 — and 7 more in your weekly digest"
+    assert "8 new: Steel safeguard update 0" in email.html  # the hidden preheader
+    # "View in your browser" is the member's own signed news page, as "and N more" is.
+    assert (
+        '<a href="https://alerts.example/news/n" style="color:#1d70b8;">View in your browser'
+        in (email.html)
+    )
+    assert "View in your browser: https://alerts.example/news/n" in email.text
+
+
+def test_a_long_top_headline_is_shortened_at_a_word() -> None:
+    subject = digest_subject("Steel " * 40, 3, "digest-daily")
+
+    assert len(subject) <= SUBJECT_LIMIT
+    assert subject.endswith("Steel… — and 2 more in your daily digest")
