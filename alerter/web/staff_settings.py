@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from alerter import branding
+from alerter import audit, branding
 from alerter.web.deps import ClockDep, CsrfChecked, SessionDep, SettingsDep, staff_page
 from alerter.web.staff_auth import CurrentStaff
 
@@ -70,5 +70,8 @@ def save_settings(
     errors = branding.problems(entered)
     if errors:
         return _settings_page(request, staff, entered, errors)
+    before = asdict(branding.load(session, settings))
+    # Recorded in the same transaction as the change: both are kept, or neither.
+    audit.record(session, staff, "settings.update", None, before, asdict(entered), at=clock())
     branding.save(session, settings, entered, clock())
     return RedirectResponse("/staff/settings?saved=1", status_code=303)

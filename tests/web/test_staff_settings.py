@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from alerter.config import Settings
+from alerter.models import AuditEvent
 from alerter.web.app import create_app
 from subscriptions.staff import create_staff
 from tests.support.newsroom import Clock
@@ -49,7 +50,7 @@ def save(client: TestClient, **changes: str) -> object:
 def test_saved_settings_show_at_once_on_member_pages(client: TestClient) -> None:
     saved = save(client)
 
-    assert "Saved." in client.get(saved.headers["location"]).text  # type: ignore[attr-defined]
+    assert "Saved." in saved.text  # type: ignore[attr-defined]
     signup = client.get("/signup").text
     assert "Cast Metals Federation</title>" in signup
     assert "background: #1d4f91" in signup
@@ -67,3 +68,13 @@ def test_every_error_is_listed_at_the_top_and_linked_to_its_field(client: TestCl
     assert '<a href="#postal_address"' in summary
     assert 'id="colour" name="colour" value="#ffdd00" aria-invalid="true"' in html
     assert "Cast Metals Federation" not in client.get("/signup").text
+
+
+def test_a_change_is_recorded_in_the_audit_log_with_before_and_after(
+    client: TestClient, session: Session
+) -> None:
+    save(client)
+
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "settings.update")).one()
+    assert event.before["name"] == "Policy alerts"
+    assert event.after["name"] == "Cast Metals Federation"
