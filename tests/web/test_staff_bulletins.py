@@ -218,7 +218,7 @@ def test_sending_the_same_bulletin_again_within_a_day_needs_a_tick(
 
     confirm = client.get(f"{second}/send")
     refused = client.post(f"{second}/send", data={"csrf_token": csrf(confirm.text)})
-    assert "with this subject and message was sent at" in confirm.text
+    assert "with this subject and message was sent on" in confirm.text
     assert refused.status_code == 409 and "It looks like a repeat" in refused.text
     assert len(members_mail(outbox)) == 1
 
